@@ -1,0 +1,55 @@
+# The README's commands. CI runs `make test` through .ci/run on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+OUT    ?= out/province
+DOSSIERS ?= 100000
+SEED   ?= 7
+
+.PHONY: help install run test test-fast lint bench clean
+
+help:
+	@echo "make run        simulate a province, validate it, show where the outputs are"
+	@echo "make test       install test dependencies and run the whole suite"
+	@echo "make test-fast  the suite without tests marked slow"
+	@echo "make lint       ruff and mypy"
+	@echo "make bench      benchmarks (simulator speed); figures in bench/results/"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/detector simulate $(OUT) --dossiers $(DOSSIERS) --seed $(SEED)
+	$(BIN)/detector validate $(OUT)/data --json $(OUT)/quality.json
+	@echo
+	@echo "Outputs:"
+	@echo "  data folder (contract format): $(OUT)/data/"
+	@echo "  labels (kept outside data/):   $(OUT)/labels.csv"
+	@echo "  data-quality report (JSON):    $(OUT)/quality.json"
+
+test: install
+	$(BIN)/ruff check features detector service tests bench
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check features detector service tests bench
+	$(BIN)/ruff format --check features detector service tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Rules, models, the combined scorer, reports and the command line."""

@@ -1,0 +1,283 @@
+"""The ``detector`` command line.
+
+Exit codes: 0 ok, 2 unusable input (missing table or column, bad option), 1
+internal error. Expected failures print one line on stderr and never a
+traceback; an unexpected one prints one line and writes the traceback to a log
+file whose path the line gives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features.errors import DetectorError, UsageError
+
+app = typer.Typer(
+    name="detector",
+    help="Find dossiers filed under someone else's account and officers' 'online' proxies.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+Lang = Annotated[str, typer.Option("--lang", help="Language of the report: vi (Tiếng Việt) or en.")]
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and "CI" in os.environ,
+    )
+
+
+def _lang(value: str) -> str:
+    if value not in ("vi", "en"):
+        raise UsageError(f"--lang must be vi or en (got {value!r})")
+    return value
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to create: data/ inside it, labels.csv beside it.")
+    ],
+    dossiers: Annotated[int, typer.Option(help="Number of distinct dossiers.")] = 100_000,
+    months: Annotated[int, typer.Option(help="Length of the period in months.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    start: Annotated[
+        str, typer.Option(help="First day of the period (YYYY-MM-DD).")
+    ] = "2025-07-01",
+    file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    dirt: Annotated[
+        float, typer.Option(help="Multiplier of the dirty-data rates (0 = clean export).")
+    ] = 1.0,
+) -> None:
+    """Simulate a province in the data contract's format (labels kept outside the data folder)."""
+    from detector.simulate import SimConfig, write_province
+    from detector.simulate import simulate as run
+
+    try:
+        import numpy as np
+
+        np.datetime64(start, "D")
+    except ValueError as exc:
+        raise UsageError(f"--start must be a date YYYY-MM-DD (got {start!r})") from exc
+    cfg = SimConfig(dossiers=dossiers, months=months, seed=seed, start=start, dirt=dirt)
+    cfg.check()
+    t0 = time.perf_counter()
+    stages = ["people, households, units and accounts", "dossiers", "tables", "export dirt"]
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=len(stages) + 9)
+
+        def step(msg: str) -> None:
+            bar.update(task, description=msg, advance=0 if msg == stages[0] else 1)
+
+        province = run(cfg, progress=step)
+        data = write_province(province, out_dir, fmt=file_format, progress=step)
+        bar.update(task, completed=len(stages) + 9, description="done")
+    m = province.manifest
+    table = Table(
+        title=f"Simulated province: {m['dossiers']:,} dossiers in {time.perf_counter() - t0:.1f}s"
+    )
+    table.add_column("proxy_type")
+    table.add_column("share", justify="right")
+    for k, v in m["proxy_type_share"].items():  # type: ignore[union-attr]
+        table.add_row(k, f"{v:.2%}")
+    out.print(table)
+    out.print(f"claimed online share: {m['claimed_online_share']:.1%}")
+    out.print(
+        f"data folder: {data}\n"
+        f"labels:      {Path(out_dir) / 'labels.csv'}\n"
+        f"manifest:    {Path(out_dir) / 'manifest.json'}"
+    )
+
+
+@app.command()
+def validate(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON to this file.")
+    ] = None,
+    lang: Lang = "vi",
+) -> None:
+    """Read a data folder and report its data quality; good rows are never dropped."""
+    from features import read_dataset
+
+    _lang(lang)
+    with _progress() as bar:
+        task = bar.add_task("reading", total=None)
+        dataset = read_dataset(data_dir, progress=lambda msg: bar.update(task, description=msg))
+        bar.update(task, description="read", total=1, completed=1)
+    report = dataset.report
+    _print_report(report, lang)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+        )
+        out.print(f"JSON report: {json_out}")
+
+
+def _print_report(report: object, lang: str) -> None:
+    from features.quality import QualityReport
+
+    assert isinstance(report, QualityReport)
+    vi = lang == "vi"
+    tables = Table(title="Bảng dữ liệu" if vi else "Tables")
+    for col in (
+        ("bảng", "table"),
+        ("nguồn", "source"),
+        ("đọc", "read"),
+        ("giữ", "kept"),
+        ("loại", "rejected"),
+        ("lỗi dòng", "skipped"),
+        ("trùng", "duplicates"),
+    ):
+        tables.add_column(
+            col[0] if vi else col[1],
+            justify="right" if col[1] not in ("table", "source") else "left",
+        )
+    for t in report.tables.values():
+        if not t.requested:
+            continue
+        if not t.present:
+            tables.add_row(t.name, "—" + (" vắng mặt" if vi else " absent"), "", "", "", "", "")
+            continue
+        tables.add_row(
+            t.name,
+            Path(t.source or "").name,
+            f"{t.rows_read:,}",
+            f"{t.rows_kept:,}",
+            f"{t.rows_rejected:,}",
+            f"{t.rows_skipped:,}",
+            f"{t.rows_merged:,}",
+        )
+    out.print(tables)
+    findings = Table(
+        title="Phát hiện về chất lượng dữ liệu" if vi else "Data-quality findings", show_lines=False
+    )
+    for col in (
+        ("mức", "severity"),
+        ("bảng.cột", "table.column"),
+        ("mã", "code"),
+        ("số dòng", "count"),
+        ("giải thích", "explanation"),
+    ):
+        findings.add_column(
+            col[0] if vi else col[1],
+            justify="right" if col[1] == "count" else "left",
+            overflow="fold",
+        )
+    style = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for f in report.findings:
+        where = f.table + (f".{f.column}" if f.column else "")
+        findings.add_row(
+            f"[{style.get(f.severity, '')}]{f.severity}[/]",
+            where,
+            f.code,
+            f"{f.count:,}",
+            f.message_vi if vi else f.message_en,
+        )
+    out.print(
+        findings if report.findings else ("Không có phát hiện nào." if vi else "No findings.")
+    )
+
+
+def _reserved(name: str, issue: int) -> None:
+    raise _NotYet(
+        f"`detector {name}` is not available in this version yet (planned in issue #{issue})"
+    )
+
+
+class _NotYet(DetectorError):
+    exit_code = 1
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def train(ctx: typer.Context) -> None:
+    """Train the model: DATA_DIR --labels LABELS_CSV --out MODEL_DIR (coming soon)."""
+    _reserved("train", 3)
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def score(ctx: typer.Context) -> None:
+    """Score dossiers: DATA_DIR --model MODEL_DIR --out SCORES_CSV (coming soon)."""
+    _reserved("score", 3)
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def report(ctx: typer.Context) -> None:
+    """Unit × month report: DATA_DIR --model MODEL_DIR --out UNIT_REPORT_CSV (coming soon)."""
+    _reserved("report", 3)
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def evaluate(ctx: typer.Context) -> None:
+    """Evaluate on held-out months: DATA_DIR --labels FILE (coming soon)."""
+    _reserved("evaluate", 3)
+
+
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def serve(ctx: typer.Context) -> None:
+    """Serve the scoring API: --data DATA_DIR --model MODEL_DIR (coming soon)."""
+    _reserved("serve", 4)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every failure to a one-line message and an exit code."""
+    logging.basicConfig(
+        level=os.environ.get("DETECTOR_LOG_LEVEL", "WARNING"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except (
+        click.ClickException,
+        typer.exceptions.TyperException,
+    ) as exc:  # wrong option, missing argument
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"{message} (see detector --help)".replace("\n", " "), 2)
+    except DetectorError as exc:
+        _fail(str(exc).replace("\n", " "), exc.exit_code)
+    except MemoryError:
+        _fail("out of memory; try a smaller input or a machine with more memory", 1)
+    except Exception as exc:
+        fd, path = tempfile.mkstemp(prefix="detector-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        _fail(f"internal error ({type(exc).__name__}); details in {path}", 1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,110 @@
+"""Settings of the simulated province, and the figures they are calibrated on.
+
+Calibration (seed articles in ``shared/seeds``):
+
+- Phú Nhuận district, 2023: 19,955 dossiers, over 17,000 online (86 %) for
+  about 160,000 people; 8,300 electronic fee receipts (42 % of dossiers paid
+  online).  -> claimed online share ≈ 0.85, online fee payment ≈ 0.42 of dossiers
+  with a fee.
+- Portal peaks 07:30–10:00 and 15:00–17:00; portal-to-unit sync lags of 2–3
+  days for some dossiers.  -> timing profiles and the sync-lag mixture.
+- HCMC applies 1,860 province-level and 370 commune-level procedures
+  (84 % / 16 %); since 2025 local government has two levels.  -> unit levels and
+  the catalogue's split (weighted by volume, commune procedures are the
+  everyday ones, so the volume split is closer to half and half).
+- Units had officers "làm thay, làm hộ" online dossiers to reach targets.
+  -> officer proxies converted from desk submissions at units behind target.
+- Kon Tum ward appears in a Quảng Ngãi article: Kon Tum (062) merged into
+  Quảng Ngãi (051) in 2025, so people of the simulated province carry both
+  birth-registration codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: share of all distinct dossiers per scenario, before officer proxies are made
+#: from desk submissions (those are taken out of ``counter``)
+DEFAULT_SHARES: dict[str, float] = {
+    "self_online": 0.558,
+    "self_kiosk": 0.040,
+    "business_self": 0.010,
+    "officer_own": 0.006,
+    "family_household": 0.058,
+    "family_elder_apart": 0.020,
+    "family_birth": 0.012,
+    "family_death": 0.006,
+    "authorized_mandate": 0.022,
+    "authorized_legal_rep": 0.012,
+    "authorized_firm": 0.012,
+    "assisted": 0.035,
+    "misuse_broker_own": 0.010,
+    "misuse_broker_rented": 0.006,
+    "misuse_borrowed": 0.004,
+    "misuse_takeover": 0.003,
+    "misuse_deceased": 0.002,
+    "counter": 0.169,
+    "postal": 0.015,
+}
+
+#: scenario -> proxy_type label (counter and officer_own are split further)
+SCENARIO_LABEL: dict[str, str] = {
+    "self_online": "self",
+    "self_kiosk": "self",
+    "business_self": "self",
+    "family_household": "family",
+    "family_elder_apart": "family",
+    "family_birth": "family",
+    "family_death": "family",
+    "authorized_mandate": "authorized",
+    "authorized_legal_rep": "authorized",
+    "authorized_firm": "authorized",
+    "assisted": "assisted",
+    "misuse_broker_own": "identity_misuse",
+    "misuse_broker_rented": "identity_misuse",
+    "misuse_borrowed": "identity_misuse",
+    "misuse_takeover": "identity_misuse",
+    "misuse_deceased": "identity_misuse",
+    "postal": "self",
+}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What to simulate.  Every random draw comes from ``seed``.
+
+    Parameters
+    ----------
+    dossiers : number of distinct dossiers (duplicated rows come on top).
+    months : length of the period, from ``start``.
+    seed : random seed; the same seed and settings give byte-identical files.
+    start : first day of the period (local time).
+    officer_proxy_share : target share of all dossiers that officers convert
+        from desk submissions into "online" ones at units behind target.
+    dirt : multiplier of every dirty-data rate (0 gives a clean export).
+    shares : scenario shares, see :data:`DEFAULT_SHARES`.
+    """
+
+    dossiers: int = 100_000
+    months: int = 12
+    seed: int = 0
+    start: str = "2025-07-01"
+    officer_proxy_share: float = 0.020
+    dirt: float = 1.0
+    home_province: str = "051"
+    merged_province: str = "062"
+    shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
+
+    def check(self) -> None:
+        """Refuse settings that cannot produce a province."""
+        from features.errors import UsageError
+
+        if self.dossiers < 200:
+            raise UsageError(f"--dossiers must be at least 200 (got {self.dossiers})")
+        if not 1 <= self.months <= 60:
+            raise UsageError(f"--months must be between 1 and 60 (got {self.months})")
+        if not 0 <= self.dirt <= 10:
+            raise UsageError(f"dirt must be between 0 and 10 (got {self.dirt})")
+        total = sum(self.shares.values())
+        if abs(total - 1) > 1e-6:
+            raise UsageError(f"scenario shares must add up to 1 (got {total:.4f})")

@@ -1,0 +1,130 @@
+"""Simulate a province and write it to disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from features.contract import PROXY_TYPES, TABLES
+
+from .assemble import Province, generate
+from .build import build_world
+from .config import SimConfig
+from .dirt import dirty
+from .tables import contract_tables
+
+Progress = Callable[[str], None]
+
+
+def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
+    """Build a province in memory.
+
+    Parameters
+    ----------
+    cfg : what to simulate; the same settings always give the same province.
+    progress : called with a short description as each stage starts.
+
+    Returns
+    -------
+    Province with the contract's tables (as strings, as an export would be),
+    the labels and the finer scenario of every dossier.
+
+    Raises
+    ------
+    UsageError
+        When the settings cannot produce a province.
+
+    Notes
+    -----
+    Vectorised throughout: time is linear in ``cfg.dossiers`` (about a minute
+    for a million dossiers on two cores, see ``bench/``).
+    """
+    cfg.check()
+    say = progress or (lambda _msg: None)
+    rng = np.random.default_rng(cfg.seed)
+    say("people, households, units and accounts")
+    world = build_world(cfg, rng)
+    say("dossiers")
+    d, filed = generate(cfg, rng, world)
+    say("tables")
+    tables, truth = contract_tables(world, rng, d, filed)
+    say("export dirt")
+    dirt_counts = dirty(tables, rng, cfg.dirt)
+    labels = truth[["dossier_id", "proxy_type"]]
+    shares = (
+        labels["proxy_type"].value_counts(normalize=True).reindex(list(PROXY_TYPES), fill_value=0.0)
+    )
+    online = (
+        tables["dossiers"]
+        .drop_duplicates("dossier_id")["channel"]
+        .str.strip()
+        .str.lower()
+        .eq("online")
+        .mean()
+    )
+    manifest: dict[str, object] = {
+        "generator": "detector simulate",
+        "seed": cfg.seed,
+        "dossiers": len(truth),
+        "months": cfg.months,
+        "start": cfg.start,
+        "dirt": cfg.dirt,
+        "proxy_type_share": {k: round(float(v), 5) for k, v in shares.items()},
+        "scenario_counts": {
+            k: int(v) for k, v in truth["scenario"].value_counts().sort_index().items()
+        },
+        "claimed_online_share": round(float(online), 4),
+        "rows": {k: len(v) for k, v in tables.items()},
+        "dirt_counts": dirt_counts,
+    }
+    return Province(
+        tables=tables, labels=labels, scenarios=truth[["dossier_id", "scenario"]], manifest=manifest
+    )
+
+
+def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    table = pa.Table.from_pandas(
+        df.astype(object).where(df.notna(), None),
+        preserve_index=False,
+        schema=pa.schema([(c, pa.string()) for c in df.columns]),
+    )
+    if fmt == "parquet":
+        pq.write_table(table, path.with_suffix(".parquet"), compression="zstd")
+    else:
+        pacsv.write_csv(table, path.with_suffix(".csv"), pacsv.WriteOptions(quoting_style="needed"))
+
+
+def write_province(
+    province: Province, out_dir: str | Path, fmt: str = "csv", progress: Progress | None = None
+) -> Path:
+    """Write ``province`` under ``out_dir`` (see the package docstring for the layout).
+
+    Returns the data folder.
+    """
+    from features.errors import UsageError
+
+    if fmt not in ("csv", "parquet"):
+        raise UsageError(f"--format must be csv or parquet (got {fmt!r})")
+    out = Path(out_dir)
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for stale in data.glob("*.*"):
+        if stale.stem in TABLES:
+            stale.unlink()
+    for name in TABLES:
+        if progress:
+            progress(f"writing {name}")
+        _write_table(province.tables[name], data / name, fmt)
+    _write_table(province.labels, out / "labels", "csv")
+    _write_table(province.scenarios, out / "scenarios", "csv")
+    (out / "manifest.json").write_text(
+        json.dumps(province.manifest, indent=2, ensure_ascii=False) + "\n"
+    )
+    return data

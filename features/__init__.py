@@ -1,0 +1,1 @@
+"""Read the data contract, clean it, and report data quality (the lowest layer)."""

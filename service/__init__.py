@@ -1,0 +1,1 @@
+"""HTTP: the scoring API and the inspection workbench (later issues)."""
