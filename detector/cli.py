@@ -49,7 +49,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=False,
-        disable=not err.is_terminal and "CI" in os.environ,
+        disable=not err.is_terminal,
     )
 
 
@@ -85,6 +85,8 @@ def simulate(
         np.datetime64(start, "D")
     except ValueError as exc:
         raise UsageError(f"--start must be a date YYYY-MM-DD (got {start!r})") from exc
+    if file_format not in ("csv", "parquet"):
+        raise UsageError(f"--format must be csv or parquet (got {file_format!r})")
     cfg = SimConfig(dossiers=dossiers, months=months, seed=seed, start=start, dirt=dirt)
     cfg.check()
     t0 = time.perf_counter()

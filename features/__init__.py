@@ -1,1 +1,52 @@
 """Read the data contract, clean it, and report data quality (the lowest layer)."""
+
+from features.checks import run_checks
+from features.codes import FINDING_CODES, FindingCode
+from features.errors import ContractError, DetectorError, UsageError
+from features.ids import (
+    PROVINCE_NAMES,
+    VALID_PROVINCE_CODES,
+    cccd_century_sex_digit,
+    check_business_id,
+    check_person_id,
+    classify_owner_id,
+    mask_value,
+    normalise_business_id,
+    normalise_owner_id,
+    normalise_person_id,
+    owner_id_kind,
+)
+from features.names import normalise_name
+from features.normalise import normalise_column, normalise_table
+from features.quality import Finding, Issue, QualityReport, TableStatus
+from features.reader import Dataset, read_dataset, read_labels
+
+__all__ = [
+    "FINDING_CODES",
+    "PROVINCE_NAMES",
+    "VALID_PROVINCE_CODES",
+    "ContractError",
+    "Dataset",
+    "DetectorError",
+    "Finding",
+    "FindingCode",
+    "Issue",
+    "QualityReport",
+    "TableStatus",
+    "UsageError",
+    "cccd_century_sex_digit",
+    "check_business_id",
+    "check_person_id",
+    "classify_owner_id",
+    "mask_value",
+    "normalise_business_id",
+    "normalise_column",
+    "normalise_name",
+    "normalise_owner_id",
+    "normalise_person_id",
+    "normalise_table",
+    "owner_id_kind",
+    "read_dataset",
+    "read_labels",
+    "run_checks",
+]

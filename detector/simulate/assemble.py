@@ -175,7 +175,9 @@ def _officer_proxies(w: World, rng: np.random.Generator, d: pd.DataFrame) -> pd.
         desks = a["s_desk"][(a["s_unit"] == u) & (a["s_desk"] >= 0)]
         device[rows] = desks[rng.integers(0, len(desks), len(rows))]
     created = np.flatnonzero(form == "created_account")
-    created = created[np.argsort(tc[created], kind="stable")]  # the account is made at the first visit
+    created = created[
+        np.argsort(tc[created], kind="stable")
+    ]  # the account is made at the first visit
     first = created[~pd.Series(owner[created]).duplicated().to_numpy()]
     new = w.new_accounts(
         owner[first],

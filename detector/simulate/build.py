@@ -307,7 +307,9 @@ def _accounts(w: World, rng: np.random.Generator) -> None:
     # created on some day before the period, at an ordinary hour for going online
     created = w.cal.draw(rng, m, "online") % DAY - rng.integers(1, 900, m) * DAY
     # some accounts are created during the period, before their first use
-    late = (rng.random(m) < 0.12) & (a["p_staff"][holders] < 0)  # officers have had theirs for years
+    late = (rng.random(m) < 0.12) & (
+        a["p_staff"][holders] < 0
+    )  # officers have had theirs for years
     created[late] = rng.integers(0, w.cal.n_days // 2 + 1, int(late.sum())) * DAY + rng.integers(
         25_000, 75_000, int(late.sum())
     )

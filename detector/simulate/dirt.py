@@ -18,6 +18,11 @@ def strip_diacritics(s: str) -> str:
     return "".join(ch for ch in s if unicodedata.category(ch) != "Mn")
 
 
+def _drop_letter(name: str) -> str:
+    """Drop the last letter of the last word ("Nguyễn Văn An" -> "Nguyễn Văn A")."""
+    return name.rstrip()[:-1]
+
+
 def _rows(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
     return np.flatnonzero(rng.random(n) < rate)
 
@@ -62,8 +67,12 @@ def dirty(
     _set(
         d, "owner_name", r3, [" " + x.replace(" ", "  ", 1) for x in d["owner_name"].to_numpy()[r3]]
     )
-    _set(d, "owner_name", rows(0.03), None)
     counts["owner_name_variants"] = len(r) + len(r2) + len(r3)
+    # a letter dropped while typing: a real mismatch with the population record
+    r4 = rows(0.003, pd.notna(d["owner_name"].to_numpy()) & is_person)
+    _set(d, "owner_name", r4, [_drop_letter(x) for x in d["owner_name"].to_numpy()[r4]])
+    counts["owner_name_typo"] = len(r4)
+    _set(d, "owner_name", rows(0.03), None)
 
     online = d["channel"].eq("online").to_numpy()
     _set(d, "ip", rows(0.03, online), None)

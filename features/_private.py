@@ -1,0 +1,146 @@
+"""Small helpers shared by the ``features`` modules (not part of the public API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.contract import LOCAL_TZ, Column, Table
+
+#: pandas 3's default string dtype (Arrow-backed, missing = NaN)
+STR = pd.StringDtype(na_value=np.nan)
+TS_DTYPE = f"datetime64[ns, {LOCAL_TZ}]"
+DATE_DTYPE = "datetime64[ns]"
+
+_DTYPES: dict[str, Any] = {
+    "timestamp": TS_DTYPE,
+    "date": DATE_DTYPE,
+    "int": "Int64",
+    "float": "float64",
+}
+
+#: the range a nanosecond timestamp can hold, with a day of margin
+NS_MIN = pd.Timestamp("1677-09-23")
+NS_MAX = pd.Timestamp("2262-04-10")
+
+#: column kinds whose values are identifiers (kept as text, leading zeros matter)
+ID_KINDS = frozenset({"id", "person_id", "owner_id"})
+
+
+def dtype_of(column: Column) -> Any:
+    """The normalised pandas dtype of a contract column."""
+    return _DTYPES.get(column.kind, STR)
+
+
+def empty_frame(table: Table, index: pd.Index | None = None) -> pd.DataFrame:
+    """An all-unknown frame with the table's columns and normalised dtypes."""
+    index = pd.RangeIndex(0) if index is None else index
+    return pd.DataFrame(
+        {
+            c.name: pd.Series(pd.NA if c.kind == "int" else None, index=index, dtype=dtype_of(c))
+            for c in table.columns
+        },
+        index=index,
+    )
+
+
+def as_str(s: pd.Series | Iterable[Any]) -> pd.Series:
+    """``s`` as a ``str`` Series, without touching values that are already text."""
+    if not isinstance(s, pd.Series):
+        s = pd.Series(list(s), dtype=object)
+    if s.dtype == STR:
+        return s
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return s.astype(STR)
+    return s.astype(object).where(s.notna(), None).astype(STR)
+
+
+def clean_strings(s: pd.Series) -> pd.Series:
+    """Strip surrounding whitespace; an empty cell becomes unknown (NA)."""
+    s = as_str(s).str.strip()
+    return s.where(s != "")
+
+
+def re_replace(s: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """Regex replace in Arrow (RE2) on a ``str`` Series.
+
+    pandas falls back to a Python loop for patterns with ``\\s``; Arrow does not.
+    """
+    s = as_str(s)
+    out = pc.replace_substring_regex(pa.array(s, type=pa.large_string()), pattern, replacement)
+    return out.to_pandas().astype(STR).set_axis(s.index)
+
+
+def re_contains(s: pd.Series, pattern: str) -> pd.Series:
+    """Boolean Series: does ``pattern`` (RE2) match somewhere in each value (NA → False)."""
+    s = as_str(s)
+    found = pc.match_substring_regex(pa.array(s, type=pa.large_string()), pattern)
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=s.index)
+
+
+def _arrow_text(s: pd.Series | np.ndarray) -> pa.Array:
+    return pa.array(
+        as_str(pd.Series(s) if isinstance(s, np.ndarray) else s), type=pa.large_string()
+    )
+
+
+def str_isin(s: pd.Series, values: pd.Series | np.ndarray) -> pd.Series:
+    """``s.isin(values)`` for text, in Arrow (pandas loops in Python for Arrow strings)."""
+    found = pc.is_in(_arrow_text(s), value_set=_arrow_text(values))
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=s.index)
+
+
+def lookup(keys: pd.Series, table_keys: pd.Series, *values: pd.Series) -> tuple[pd.Series, ...]:
+    """For each of ``keys``, the ``values`` at the first row where ``table_keys`` equals it.
+
+    A hash join in Arrow (``Series.map`` is slow on text and fails on an empty
+    datetime mapper); unknown keys give NA; each of ``values`` keeps its
+    dtype. Returns one Series per ``values``.
+    """
+    positions = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table_keys))
+    pos = positions.to_numpy(zero_copy_only=False)
+    found = ~pd.isna(pos)
+    take = np.where(found, pos, 0).astype(np.int64)
+    return tuple(
+        v.iloc[take].set_axis(keys.index).where(found)
+        if len(v)
+        else pd.Series(None, index=keys.index, dtype=v.dtype)
+        for v in values
+    )
+
+
+def is_missing(v: object) -> bool:
+    """True for None, NaN, NaT and pd.NA (scalars only)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and math.isnan(v)
+
+
+def jsonable(v: object) -> Any:
+    """A scalar as a JSON-friendly value (ISO strings for times, None for unknown)."""
+    if is_missing(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        if v.tzinfo is None and v == v.normalize():
+            return v.date().isoformat()
+        return v.isoformat()
+    if isinstance(v, dt.date | dt.datetime):
+        return v.isoformat()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def truncate(text: str, limit: int = 40) -> str:
+    """``text`` shortened for a one-line message, with unprintable characters escaped."""
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

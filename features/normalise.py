@@ -1,0 +1,345 @@
+"""Column-by-column normalisation of a contract table.
+
+One definition serves the batch reader and, for a single dossier, the scoring
+API: :func:`normalise_table` takes a frame as read (text, or typed Parquet
+columns) and returns the contract's columns with their normalised dtypes, plus
+the :class:`~features.quality.Issue` list of what had to be changed.
+
+Bad values never raise: they become unknown (NA) and are reported.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from features._private import (
+    DATE_DTYPE,
+    ID_KINDS,
+    NS_MAX,
+    NS_MIN,
+    STR,
+    TS_DTYPE,
+    clean_strings,
+    dtype_of,
+    re_contains,
+    re_replace,
+)
+from features.contract import LOCAL_TZ, Column, Table
+from features.ids import (
+    check_business_id,
+    normalise_business_id,
+    normalise_owner_id,
+    normalise_person_id,
+)
+from features.quality import Issue
+
+#: numeric columns whose values the contract bounds: (low, high, how to say it)
+VALUE_RANGES: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("accounts", "verification_level"): (1, 2, "1 or 2 (e-identity level)"),
+    ("units", "online_target"): (0.0, 1.0, "[0, 1] (a share)"),
+}
+
+_OFFSET_RE = r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4_RE = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+_DATE_RE = r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$"
+
+
+def _within_ns(values: pd.Series) -> pd.Series:
+    """Datetimes outside the nanosecond range (e.g. year 0999) set to NaT."""
+    naive = values.dt.tz_localize(None) if values.dt.tz is not None else values
+    return values.where(naive.between(NS_MIN, NS_MAX))
+
+
+def parse_timestamps(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """ISO 8601 text (or datetimes) to tz-aware local time.
+
+    Returns
+    -------
+    (values, without_offset, bad)
+        ``datetime64[ns, Asia/Ho_Chi_Minh]`` values; a mask of values read
+        without an offset (assumed +07:00, the contract's local time); a mask
+        of values that could not be parsed (now NaT).
+    """
+    none = pd.Series(False, index=s.index)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        values = _within_ns(s.dt.tz_convert(LOCAL_TZ))
+        return values.astype(TS_DTYPE), none, s.notna() & values.isna()
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        values = _within_ns(s).dt.tz_localize(LOCAL_TZ)
+        return values.astype(TS_DTYPE), s.notna() & values.notna(), s.notna() & values.isna()
+    text = clean_strings(s)
+    has_offset = re_contains(text, _OFFSET_RE)
+    values = pd.Series(pd.NaT, index=s.index, dtype=TS_DTYPE)
+    if has_offset.any():
+        aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
+        values[has_offset] = _within_ns(aware).dt.tz_convert(LOCAL_TZ).astype(TS_DTYPE)
+    naive_rows = text.notna() & ~has_offset
+    if naive_rows.any():
+        naive = pd.to_datetime(text[naive_rows], format="ISO8601", errors="coerce")
+        if isinstance(naive.dtype, pd.DatetimeTZDtype):  # pragma: no cover - defensive
+            naive = naive.dt.tz_localize(None)
+        values[naive_rows] = _within_ns(naive).dt.tz_localize(LOCAL_TZ).astype(TS_DTYPE)
+    bad = text.notna() & values.isna()
+    return values, naive_rows & values.notna(), bad
+
+
+def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``YYYY-MM-DD`` text (a full timestamp's date part is accepted) to naive midnight.
+
+    Returns
+    -------
+    (values, bad)
+        ``datetime64[ns]`` values and the mask of unparseable ones (now NaT).
+    """
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        values = _within_ns(s.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)).dt.normalize()
+        return values.astype(DATE_DTYPE), s.notna() & values.isna()
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        values = _within_ns(s).dt.normalize()
+        return values.astype(DATE_DTYPE), s.notna() & values.isna()
+    if pd.api.types.is_object_dtype(s.dtype) and not s.dropna().map(type).eq(str).all():
+        s = s.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)  # Parquet date32
+    text = clean_strings(s)
+    head = text.str.extract(_DATE_RE, expand=False)
+    parsed = pd.to_datetime(head, format="%Y-%m-%d", errors="coerce")
+    values = _within_ns(parsed).astype(DATE_DTYPE)
+    return values, text.notna() & values.isna()
+
+
+def normalise_enum(s: pd.Series, allowed: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    """Map values onto the contract's spelling (``"Online "`` → ``"online"``).
+
+    Case, surrounding spaces and inner spaces or hyphens (for ``_``) are
+    forgiven; anything else outside ``allowed`` becomes NA and is flagged.
+    """
+    text = clean_strings(s)
+    key = re_replace(text.str.lower(), r"[\s\p{Z}\-]+", "_")
+    values = key.map({v.lower(): v for v in allowed}).astype(STR)
+    return values, text.notna() & values.isna()
+
+
+def _to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Numbers from text; returns (values as float, percent mask, present mask)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        values = pd.to_numeric(s, errors="coerce").astype("float64")
+        return values, pd.Series(False, index=s.index), s.notna()
+    text = clean_strings(s)
+    percent = text.str.endswith("%").fillna(False).astype(bool)
+    body = text.str.rstrip("%").str.strip()
+    comma_decimal = body.str.fullmatch(r"[+-]?\d*,\d+").fillna(False).astype(bool)
+    body = body.where(~comma_decimal, body.str.replace(",", ".", regex=False))
+    values = pd.to_numeric(body, errors="coerce").astype("float64")
+    values = values.where(np.isfinite(values))
+    values[percent] = values[percent] / 100
+    return values, percent & values.notna(), text.notna()
+
+
+def parse_ints(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Integers from text (``"2"``, ``"2.0"``); others become NA and are flagged."""
+    values, _, present = _to_numbers(s)
+    integral = values.notna() & (values == values.round())
+    out = values.where(integral).astype("Int64")
+    return out, present & out.isna()
+
+
+def parse_floats(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Floats from text; ``85%`` → 0.85, decimal comma accepted.
+
+    Returns
+    -------
+    (values, percent, bad)
+    """
+    values, percent, present = _to_numbers(s)
+    return values, percent, present & values.isna()
+
+
+def _canonical_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _canonical_cidrs(cell: str) -> tuple[str | None, bool]:
+    valid, bad = [], False
+    for part in cell.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            valid.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            bad = True
+    return (";".join(valid) or None), bad
+
+
+def _per_unique(text: pd.Series, fn: Callable[[str], object]) -> pd.Series:
+    """Apply ``fn`` once per unique non-null value of ``text`` (aligned result)."""
+    mapping = {v: fn(v) for v in text.dropna().unique()}
+    return text.map(mapping)
+
+
+def normalise_ips(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """IPv4/IPv6 addresses in canonical form; invalid ones become NA and are flagged.
+
+    Dotted-quad IPv4 already in canonical form (most of them) is recognised by
+    one regex; only the rest goes through :mod:`ipaddress`, once per unique value.
+    """
+    text = clean_strings(s)
+    canonical = re_contains(text, _IPV4_RE)
+    values = text.copy()
+    rest = text.notna() & ~canonical
+    if rest.any():
+        values[rest] = _per_unique(text[rest], _canonical_ip).astype(STR)
+    return values, text.notna() & values.isna()
+
+
+def normalise_cidrs(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``;``-separated CIDR lists in canonical form; invalid entries dropped and flagged."""
+    text = clean_strings(s)
+    pairs = _per_unique(text, _canonical_cidrs)
+    values = pairs.map(lambda p: p[0], na_action="ignore").astype(STR)
+    bad = pairs.map(lambda p: p[1], na_action="ignore").fillna(False).astype(bool)
+    return values, bad
+
+
+def _numbers_to_text(s: pd.Series) -> pd.Series:
+    """Numbers (an ID column stored as int or float) as their integer text."""
+    values = pd.to_numeric(s, errors="coerce")
+    integral = values.notna() & (values == values.round())
+    text = values.where(integral).astype("Int64").astype(STR)
+    return text.where(integral, s.astype(STR))
+
+
+def _issue(
+    code: str, table: Table, column: Column, mask: pd.Series, raw: pd.Series, **params: object
+) -> Issue:
+    rows = mask.index[np.asarray(mask, dtype=bool)]
+    return Issue(code, table.name, column.name, rows, {column.name: raw}, params)
+
+
+def normalise_column(s: pd.Series, table: Table, column: Column) -> tuple[pd.Series, list[Issue]]:
+    """Normalise one column of ``table`` to its contract type.
+
+    Returns
+    -------
+    (values, issues)
+        The normalised Series (same index) and what was changed or rejected.
+    """
+    raw = s
+    issues: list[Issue] = []
+    numeric = pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+    if numeric and column.kind not in ("int", "float"):
+        s = _numbers_to_text(s)
+        if column.kind in ID_KINDS:
+            issues.append(
+                Issue("id_stored_as_number", table.name, column.name, count=int(raw.notna().sum()))
+            )
+    kind = column.kind
+    if kind in ("id", "str"):
+        values = clean_strings(s)
+    elif kind == "person_id":
+        values, repaired = normalise_person_id(clean_strings(s))
+        issues.append(_issue("person_id_repaired", table, column, repaired, raw))
+    elif kind == "owner_id":
+        text = clean_strings(s)
+        if numeric:  # a tax code starting with 0 lost it; restore when the MST is then valid
+            nine = text.str.fullmatch(r"\d{9}").fillna(False).astype(bool)
+            fixed = nine & check_business_id("0" + text).isna()
+            text = text.where(~fixed, "0" + text)
+            issues.append(_issue("business_id_repaired", table, column, fixed, raw))
+        if column.name == "business_id":
+            values = normalise_business_id(text)
+        else:
+            values, repaired = normalise_owner_id(text)
+            issues.append(_issue("person_id_repaired", table, column, repaired, raw))
+    elif kind == "enum":
+        values, bad = normalise_enum(s, column.values)
+        allowed = ", ".join(column.values)
+        issues.append(_issue("bad_enum", table, column, bad, raw, allowed=allowed))
+    elif kind == "timestamp":
+        values, without_offset, bad = parse_timestamps(s)
+        issues.append(_issue("timestamp_without_offset", table, column, without_offset, raw))
+        issues.append(_issue("bad_timestamp", table, column, bad, raw))
+    elif kind == "date":
+        values, bad = parse_dates(s)
+        issues.append(_issue("bad_date", table, column, bad, raw))
+    elif kind in ("int", "float"):
+        if kind == "int":
+            values, bad = parse_ints(s)
+            percent = pd.Series(False, index=s.index)
+        else:
+            values, percent, bad = parse_floats(s)
+        low, high, expected = VALUE_RANGES.get((table.name, column.name), (None, None, kind))
+        issues.append(_issue("bad_number", table, column, bad, raw, expected=expected))
+        issues.append(_issue("percent_value", table, column, percent, raw))
+        if low is not None:
+            out = values.notna() & ~values.between(low, high)
+            issues.append(_issue("value_out_of_range", table, column, out, raw, expected=expected))
+            values = values.where(~out)
+    elif kind == "ip":
+        values, bad = normalise_ips(s)
+        issues.append(_issue("bad_ip", table, column, bad, raw))
+    elif kind == "cidrs":
+        values, bad = normalise_cidrs(s)
+        issues.append(_issue("bad_cidr", table, column, bad, raw))
+    else:  # pragma: no cover - the contract has no other kinds
+        raise ValueError(f"{table.name}.{column.name}: unknown column kind {kind!r}")
+    return values.astype(dtype_of(column)), [i for i in issues if i.n]
+
+
+def _empty_cells(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype):
+        return clean_strings(s).isna()
+    return s.isna()
+
+
+def normalise_table(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, list[Issue]]:
+    """Normalise a frame as read to the contract's columns and dtypes.
+
+    Parameters
+    ----------
+    frame
+        The table as read: any extra columns are ignored; absent columns are
+        added as all-unknown (with a ``column_absent`` issue).
+    table
+        The contract table.
+
+    Returns
+    -------
+    (frame, issues)
+        Exactly ``table.column_names``, same index as the input.
+
+    Notes
+    -----
+    A required, non-nullable cell that is empty gets ``missing_value``,
+    except the table's key (a row without one is rejected by the reader) and
+    ``dossiers.submitted_at`` (the reader falls back to ``synced_at``).
+    """
+    columns: dict[str, pd.Series] = {}
+    issues: list[Issue] = []
+    for column in table.columns:
+        if column.name not in frame:
+            columns[column.name] = pd.Series(
+                pd.NA if column.kind == "int" else None, index=frame.index, dtype=dtype_of(column)
+            )
+            issues.append(Issue("column_absent", table.name, column.name, count=1))
+            continue
+        raw = frame[column.name]
+        values, found = normalise_column(raw, table, column)
+        columns[column.name] = values
+        issues.extend(found)
+        exempt = column.name == table.key or (table.name, column.name) == (
+            "dossiers",
+            "submitted_at",
+        )
+        if not column.nullable and not exempt:
+            empty = _empty_cells(raw)
+            issues.append(_issue("missing_value", table, column, empty, raw))
+    out = pd.DataFrame(columns, index=frame.index)
+    return out, [i for i in issues if i.n]
