@@ -1,0 +1,303 @@
+"""How the account's holder relates to the dossier's owner.
+
+This is the question the domain turns on (DOMAIN.md): a dossier filed through
+someone else's account is legitimate when the holder is the owner's parent,
+spouse or household member, holds a valid mandate for this procedure and date,
+is the owning business's legal representative, or is a community digital team
+member helping; it is suspicious when none of these holds *and the data would
+have shown it*. When the data cannot show it (the owner is not in the
+population extract, a household ID is missing, the relations table is absent)
+the answer is ``unknown``, never ``none_known``: a missing record is not proof
+of no relation.
+
+All functions take and return frames; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.contract import LOCAL_TZ
+
+#: holder's role towards the owner, from a relation record read either way
+_HOLDER_ROLE = {
+    "parent_of": "parent",
+    "child_of": "child",
+    "spouse": "spouse",
+    "guardian_of": "guardian",
+    "ward_of": "ward",
+    "sibling": "sibling",
+    "household": "household",
+}
+_INVERSE = {
+    "parent_of": "child_of",
+    "child_of": "parent_of",
+    "spouse": "spouse",
+    "guardian_of": "ward_of",
+    "ward_of": "guardian_of",
+    "sibling": "sibling",
+    "household": "household",
+}
+
+#: the summary category, in priority order (the first that holds wins)
+HOLDER_RELATIONS = (
+    "not_applicable",
+    "self",
+    "legal_rep",
+    "mandate",
+    "household",
+    "relative",
+    "community_team",
+    "staff_same_unit",
+    "staff_other_unit",
+    "none_known",
+    "unknown",
+)
+#: categories that explain a filing for someone else
+EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
+
+
+def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)`` that keeps the mapping's dtype and works on empty tables.
+
+    ``mapping`` must have a unique index (the tables are de-duplicated on read).
+    """
+    return pd.Series(
+        mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=mapping.dtype
+    )
+
+
+def local_date(ts: pd.Series) -> pd.Series:
+    """The local calendar day of tz-aware timestamps, as naive midnight datetimes."""
+    return ts.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).dt.normalize()
+
+
+def _both_ways(relations: pd.DataFrame) -> pd.DataFrame:
+    """Relation records as (a, b, role of a towards b), in both directions."""
+    r = relations.dropna(subset=["person_id", "related_id", "relation"])
+    fwd = pd.DataFrame({"a": r["person_id"], "b": r["related_id"], "kind": r["relation"]})
+    back = pd.DataFrame(
+        {"a": r["related_id"], "b": r["person_id"], "kind": r["relation"].map(_INVERSE)}
+    )
+    both = pd.concat([fwd, back], ignore_index=True)
+    both["role"] = both["kind"].map(_HOLDER_ROLE)
+    return both.drop_duplicates(["a", "b"])[["a", "b", "role"]]
+
+
+def relation_between(holder: pd.Series, owner: pd.Series, relations: pd.DataFrame) -> pd.DataFrame:
+    """Direct relation role of the holder towards the owner, and whether they are two steps apart.
+
+    Returns a frame aligned on ``holder``'s index with ``relation_kind`` (the
+    holder's role: parent, child, spouse, sibling, guardian, ward, household;
+    NaN when no record) and ``related_2`` (a common relative links them, e.g.
+    grandparent or in-law).
+    """
+    pairs = pd.DataFrame({"a": holder.to_numpy(), "b": owner.to_numpy()}, index=holder.index)
+    out = pd.DataFrame(index=holder.index)
+    if relations.empty:
+        out["relation_kind"] = np.nan
+        out["related_2"] = False
+        return out
+    both = _both_ways(relations)
+    direct = (
+        pairs.reset_index()
+        .merge(both, on=["a", "b"], how="left")
+        .drop_duplicates("index")
+        .set_index("index")
+    )
+    out["relation_kind"] = direct["role"].reindex(holder.index)
+    # two steps: holder - m - owner (grandparent, in-law, ...), on distinct pairs only
+    todo = pairs[out["relation_kind"].isna()].dropna().drop_duplicates()
+    edges = both[["a", "b"]]
+    step = todo.merge(edges.rename(columns={"b": "m"}), on="a").merge(
+        edges.rename(columns={"a": "m", "b": "b2"}), on="m"
+    )
+    linked = step.loc[step["b2"] == step["b"], ["a", "b"]].drop_duplicates().assign(linked=True)
+    hit = pairs.reset_index().merge(linked, on=["a", "b"], how="left").set_index("index")["linked"]
+    out["related_2"] = hit.reindex(holder.index).notna()
+    return out
+
+
+def mandate_status(
+    dossiers: pd.DataFrame, holder: pd.Series, authorizations: pd.DataFrame, present: bool
+) -> pd.DataFrame:
+    """Whether a registered mandate covers this filing, and what the claimed one says.
+
+    ``mandate_status``: ``valid`` (a mandate from the owner to the holder covers
+    the date and procedure), ``expired``, ``not_yet_valid``, ``other_procedure``,
+    ``none`` (no mandate between them), ``unknown`` (no mandates table).
+    ``claim_status`` for the dossier's own ``authorization_id``: ``none`` (no
+    claim), ``valid``, ``unknown_id``, ``wrong_parties``, ``expired``,
+    ``not_yet_valid``, ``other_procedure``; ``unknown`` without the table.
+    """
+    out = pd.DataFrame(index=dossiers.index)
+    if not present:
+        out["mandate_status"] = "unknown"
+        out["claim_status"] = np.where(dossiers["authorization_id"].isna(), "none", "unknown")
+        return out
+    day = local_date(dossiers["submitted_at"])
+    base = pd.DataFrame(
+        {
+            "owner": dossiers["owner_id"],
+            "holder": holder,
+            "day": day,
+            "proc": dossiers["procedure_code"],
+        },
+        index=dossiers.index,
+    ).reset_index()
+    a = authorizations.rename(
+        columns={"grantor_id": "owner", "grantee_id": "holder", "procedure_code": "scope"}
+    )
+
+    def judge(m: pd.DataFrame) -> pd.Series:
+        started = m["valid_from"].isna() | (m["valid_from"] <= m["day"])
+        not_ended = m["valid_to"].isna() | (m["day"] <= m["valid_to"])
+        scope_ok = m["scope"].isna() | (m["scope"] == m["proc"])
+        return pd.Series(
+            np.select(
+                [started & not_ended & scope_ok, started & not_ended, ~started, ~not_ended],
+                ["valid", "other_procedure", "not_yet_valid", "expired"],
+                "none",
+            ),
+            index=m.index,
+        )
+
+    rank = {"valid": 0, "other_procedure": 1, "expired": 2, "not_yet_valid": 3, "none": 4}
+    m = base.merge(
+        a[["owner", "holder", "valid_from", "valid_to", "scope"]], on=["owner", "holder"]
+    )
+    if len(m):
+        m["status"] = judge(m)
+        m["rank"] = m["status"].map(rank)
+        best = m.sort_values("rank").drop_duplicates("index").set_index("index")["status"]
+    else:
+        best = pd.Series(dtype=object)
+    out["mandate_status"] = best.reindex(dossiers.index).fillna("none")
+    claim = base.assign(authorization_id=dossiers["authorization_id"].to_numpy())
+    c = claim.merge(
+        a[["authorization_id", "owner", "holder", "valid_from", "valid_to", "scope"]].rename(
+            columns={"owner": "g_owner", "holder": "g_holder"}
+        ),
+        on="authorization_id",
+        how="left",
+    )
+    c = c.drop_duplicates("index").set_index("index").reindex(dossiers.index)
+    status = judge(c) if len(c) else pd.Series(dtype=object)
+    # without an account (desk or postal filings) only the grantor can be checked
+    wrong = (c["g_owner"] != c["owner"]) | (c["holder"].notna() & (c["g_holder"] != c["holder"]))
+    out["claim_status"] = np.select(
+        [c["authorization_id"].isna(), c["g_owner"].isna() & c["g_holder"].isna(), wrong],
+        ["none", "unknown_id", "wrong_parties"],
+        status.reindex(dossiers.index).fillna("none"),
+    )
+    return out
+
+
+def staff_roles(
+    holder: pd.Series, unit: pd.Series, day: pd.Series, staff: pd.DataFrame
+) -> pd.DataFrame:
+    """The holder's staff role on the day (if any) and whether they work at the receiving unit."""
+    out = pd.DataFrame(index=holder.index)
+    if staff.empty:
+        out["holder_staff_role"] = np.nan
+        out["holder_staff_same_unit"] = np.nan
+        return out
+    q = pd.DataFrame(
+        {"person_id": holder, "unit": unit, "day": day}, index=holder.index
+    ).reset_index()
+    m = q.merge(staff[["person_id", "unit_id", "role", "active_from", "active_to"]], on="person_id")
+    active = (m["active_from"].isna() | (m["active_from"] <= m["day"])) & (
+        m["active_to"].isna() | (m["day"] <= m["active_to"])
+    )
+    m = m[active]
+    m["same"] = m["unit_id"] == m["unit"]
+    m = m.sort_values(["same"], ascending=False).drop_duplicates("index").set_index("index")
+    out["holder_staff_role"] = m["role"].reindex(holder.index).fillna("none")
+    out["holder_staff_same_unit"] = m["same"].reindex(holder.index).fillna(False).astype(bool)
+    return out
+
+
+def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd.DataFrame:
+    """Per dossier: the holder, and every way the holder is (or is not known to be) linked to the owner.
+
+    Parameters
+    ----------
+    tables : normalised contract tables (``Dataset.tables``).
+    present : which optional tables the folder had.
+
+    Returns
+    -------
+    Frame on the dossiers' index: ``holder_id``, ``is_self``, ``same_household``,
+    ``relation_kind``, ``related_2``, ``mandate_status``, ``claim_status``,
+    ``legal_rep``, ``holder_staff_role``, ``holder_staff_same_unit``,
+    ``owner_in_people``, ``holder_in_people``, ``owner_deceased``,
+    ``days_since_owner_death``, ``owner_age``, ``holder_age`` and the summary
+    ``holder_relation`` (one of :data:`HOLDER_RELATIONS`).
+    """
+    d = tables["dossiers"]
+    acc = tables["accounts"].drop_duplicates("account_id").set_index("account_id")
+    people = tables["people"].drop_duplicates("person_id").set_index("person_id")
+    out = pd.DataFrame(index=d.index)
+    holder = lookup(d["account_id"], acc["holder_id"])
+    out["holder_id"] = holder
+    day = local_date(d["submitted_at"])
+    has_account = holder.notna()
+    out["is_self"] = (holder == d["owner_id"]).where(has_account & d["owner_id"].notna())
+    hh = people["household_id"]
+    h_hh, o_hh = lookup(holder, hh), lookup(d["owner_id"], hh)
+    out["same_household"] = (h_hh == o_hh).where(h_hh.notna() & o_hh.notna())
+    out = out.join(relation_between(holder, d["owner_id"], tables["relations"]))
+    out = out.join(mandate_status(d, holder, tables["authorizations"], "authorizations" in present))
+    rep = (
+        tables["businesses"].drop_duplicates("business_id").set_index("business_id")["legal_rep_id"]
+    )
+    out["legal_rep"] = (lookup(d["owner_id"], rep) == holder) & has_account
+    out = out.join(staff_roles(holder, d["unit_id"], day, tables["staff"]))
+    unknown = pd.Series(np.nan, index=d.index, dtype=object)
+    in_people = "people" in present
+    owner_in = d["owner_id"].isin(people.index)
+    out["owner_in_people"] = owner_in.astype(object) if in_people else unknown
+    out["holder_in_people"] = (
+        holder.isin(people.index).astype(object).where(has_account) if in_people else unknown
+    )
+    death = lookup(d["owner_id"], people["death_date"])
+    # death dates are only as complete as the extract: unknown unless the owner is in it
+    out["owner_deceased"] = (death < day).astype(object).where(owner_in) if in_people else unknown
+    out["days_since_owner_death"] = (day - death).dt.days.where(death < day)
+    born = people["birth_date"]
+    out["owner_age"] = (day - lookup(d["owner_id"], born)).dt.days / 365.25
+    out["holder_age"] = (day - lookup(holder, born)).dt.days / 365.25
+    out["holder_relation"] = summarise(out, has_account, d["owner_id"].notna(), tables, present)
+    return out
+
+
+def summarise(
+    links: pd.DataFrame,
+    has_account: pd.Series,
+    has_owner: pd.Series,
+    tables: dict[str, pd.DataFrame],
+    present: frozenset[str],
+) -> pd.Series:
+    """One category per dossier, in the priority order of :data:`HOLDER_RELATIONS`."""
+    role = links["holder_staff_role"]
+    staff = role.notna() & ~role.isin(["none", "community_digital_team"])
+    # enough data to say "no link": both people in the extract with households known,
+    # or a business owner present in the business register
+    owner_is_business = tables["dossiers"]["owner_id"].isin(tables["businesses"]["business_id"])
+    sufficient = (links["same_household"].notna()) | (owner_is_business & ("businesses" in present))
+    conditions = [
+        ~has_account,
+        links["is_self"].fillna(False).astype(bool),
+        links["legal_rep"].fillna(False).astype(bool),
+        (links["mandate_status"] == "valid") | (links["claim_status"] == "valid"),
+        links["same_household"].fillna(False).astype(bool),
+        links["relation_kind"].notna() | links["related_2"].fillna(False).astype(bool),
+        role == "community_digital_team",
+        staff & links["holder_staff_same_unit"].eq(True),
+        staff,
+        sufficient & has_owner,
+    ]
+    return pd.Series(
+        np.select(conditions, list(HOLDER_RELATIONS[:-1]), HOLDER_RELATIONS[-1]), index=links.index
+    )

@@ -1,0 +1,165 @@
+"""How the holder relates to the owner, on a hand-made household."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.links import holder_links
+
+TZ = "Asia/Ho_Chi_Minh"
+# people: a mother M and her son S share household H1; a stranger X in H2; U not in the extract's households
+PEOPLE = pd.DataFrame(
+    {
+        "person_id": [
+            "079180000001",
+            "079200000002",
+            "079085000003",
+            "079090000004",
+            "079091000005",
+        ],
+        "full_name": ["M", "S", "X", "O", "G"],
+        "birth_date": pd.to_datetime(
+            ["1980-01-01", "2000-01-01", "1985-01-01", "1990-01-01", "1991-01-01"]
+        ),
+        "sex": ["F", "M", "M", "M", "M"],
+        "province_code": ["079"] * 5,
+        "household_id": ["H1", "H1", "H2", np.nan, "H3"],
+        "death_date": pd.to_datetime([None, None, None, None, "2025-01-01"]),
+    }
+)
+M, S, X, O, G = PEOPLE["person_id"]  # noqa: E741 (O is a person, not a zero)
+ACCOUNTS = pd.DataFrame(
+    {
+        "account_id": ["aM", "aS", "aX", "aO"],
+        "holder_id": [M, S, X, O],
+        "account_type": ["citizen"] * 4,
+        "verification_level": [2] * 4,
+        "created_at": pd.to_datetime(["2024-01-01"] * 4).tz_localize(TZ),
+        "created_ip": [np.nan] * 4,
+    }
+)
+
+
+def _tables(
+    rows: list[tuple[str, str]], relations=None, mandates=None, staff=None
+) -> dict[str, pd.DataFrame]:
+    d = pd.DataFrame(
+        {
+            "dossier_id": [f"d{i}" for i in range(len(rows))],
+            "account_id": [r[0] for r in rows],
+            "owner_id": [r[1] for r in rows],
+        }
+    )
+    d["procedure_code"] = "1.000001"
+    d["unit_id"] = "U1"
+    d["submitted_at"] = pd.Timestamp("2025-06-01T09:00", tz=TZ)
+    d["authorization_id"] = [r[2] if len(r) > 2 else np.nan for r in rows]
+    empty_rel = pd.DataFrame(columns=["person_id", "related_id", "relation"])
+    return {
+        "dossiers": d,
+        "accounts": ACCOUNTS,
+        "people": PEOPLE,
+        "relations": relations if relations is not None else empty_rel,
+        "authorizations": mandates
+        if mandates is not None
+        else pd.DataFrame(
+            columns=[
+                "authorization_id",
+                "grantor_id",
+                "grantee_id",
+                "procedure_code",
+                "valid_from",
+                "valid_to",
+            ]
+        ),
+        "businesses": pd.DataFrame(
+            columns=["business_id", "name", "legal_rep_id", "registered_at"]
+        ),
+        "staff": staff
+        if staff is not None
+        else pd.DataFrame(
+            columns=["staff_id", "person_id", "unit_id", "role", "active_from", "active_to"]
+        ),
+    }
+
+
+ALL = frozenset({"people", "relations", "authorizations", "businesses", "staff"})
+
+
+@pytest.mark.parametrize(
+    ("account", "owner", "expected"),
+    [
+        ("aM", M, "self"),  # her own account
+        ("aM", S, "household"),  # mother files for her son, same household
+        ("aX", S, "none_known"),  # a stranger with a known household: no link the data would show
+        ("aO", S, "unknown"),  # O's household is missing: we cannot say they are unrelated
+        (np.nan, S, "not_applicable"),  # a desk filing: no account
+    ],
+)
+def test_holder_relation_separates_no_link_from_unknown(account, owner, expected) -> None:
+    out = holder_links(_tables([(account, owner)]), ALL)
+    assert out["holder_relation"].iloc[0] == expected
+
+
+def test_relation_records_are_read_in_either_direction() -> None:
+    rel = pd.DataFrame(
+        {"person_id": [S], "related_id": [O], "relation": ["child_of"]}
+    )  # S is O's child
+    out = holder_links(_tables([("aO", S), ("aS", O)], relations=rel), ALL)
+    # O is S's parent; S is O's child
+    assert out["relation_kind"].tolist() == ["parent", "child"]
+    assert out["holder_relation"].tolist() == ["relative", "relative"]
+
+
+def test_two_step_relations_are_found() -> None:
+    # X and O are both G's children: siblings through G, with no record between them
+    rel = pd.DataFrame(
+        {"person_id": [G, G], "related_id": [X, O], "relation": ["parent_of", "parent_of"]}
+    )
+    out = holder_links(_tables([("aX", O)], relations=rel), ALL)
+    assert bool(out["related_2"].iloc[0]) and out["holder_relation"].iloc[0] == "relative"
+
+
+def test_mandates_must_cover_the_date_and_procedure() -> None:
+    mand = pd.DataFrame(
+        {
+            "authorization_id": ["m1", "m2"],
+            "grantor_id": [S, M],
+            "grantee_id": [X, X],
+            "procedure_code": [np.nan, "9.999999"],
+            "valid_from": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+            "valid_to": pd.to_datetime([None, None]),
+        }
+    )
+    out = holder_links(
+        _tables([("aX", S, "m1"), ("aX", M, "m2"), ("aX", M, "nope")], mandates=mand), ALL
+    )
+    assert out["mandate_status"].tolist() == ["valid", "other_procedure", "other_procedure"]
+    assert out["claim_status"].tolist() == ["valid", "other_procedure", "unknown_id"]
+    assert out["holder_relation"].tolist()[0] == "mandate"
+
+
+def test_staff_of_the_receiving_unit() -> None:
+    staff = pd.DataFrame(
+        {
+            "staff_id": ["s1"],
+            "person_id": [X],
+            "unit_id": ["U1"],
+            "role": ["one_stop_officer"],
+            "active_from": pd.to_datetime(["2020-01-01"]),
+            "active_to": pd.to_datetime([None]),
+        }
+    )
+    out = holder_links(_tables([("aX", S)], staff=staff), ALL)
+    assert out["holder_relation"].iloc[0] == "staff_same_unit"
+    assert bool(out["holder_staff_same_unit"].iloc[0])
+
+
+def test_deceased_owner_is_known_only_from_the_extract() -> None:
+    out = holder_links(_tables([("aX", G), ("aX", S)]), ALL)
+    assert out["owner_deceased"].tolist() == [True, False]
+    assert out["days_since_owner_death"].iloc[0] == 151
+    without = holder_links(_tables([("aX", G)]), ALL - {"people"})
+    assert pd.isna(without["owner_deceased"].iloc[0])  # no extract: unknown, not "alive"
