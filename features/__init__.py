@@ -3,6 +3,15 @@
 from features.checks import run_checks
 from features.codes import FINDING_CODES, FindingCode
 from features.errors import ContractError, DetectorError, UsageError
+from features.graph import (
+    EDGE_TYPES,
+    NODE_TYPES,
+    EntityIndex,
+    build_graph,
+    evidence_subgraph,
+    mark,
+    to_json,
+)
 from features.ids import (
     PROVINCE_NAMES,
     VALID_PROVINCE_CODES,
@@ -22,22 +31,28 @@ from features.quality import Finding, Issue, QualityReport, TableStatus
 from features.reader import Dataset, read_dataset, read_labels
 
 __all__ = [
+    "EDGE_TYPES",
     "FINDING_CODES",
+    "NODE_TYPES",
     "PROVINCE_NAMES",
     "VALID_PROVINCE_CODES",
     "ContractError",
     "Dataset",
     "DetectorError",
+    "EntityIndex",
     "Finding",
     "FindingCode",
     "Issue",
     "QualityReport",
     "TableStatus",
     "UsageError",
+    "build_graph",
     "cccd_century_sex_digit",
     "check_business_id",
     "check_person_id",
     "classify_owner_id",
+    "evidence_subgraph",
+    "mark",
     "mask_value",
     "normalise_business_id",
     "normalise_column",
@@ -49,4 +64,5 @@ __all__ = [
     "read_dataset",
     "read_labels",
     "run_checks",
+    "to_json",
 ]

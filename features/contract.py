@@ -15,20 +15,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnKind = Literal["id", "person_id", "owner_id", "str", "enum", "timestamp", "date", "int", "float", "ip", "cidrs"]
+ColumnKind = Literal[
+    "id", "person_id", "owner_id", "str", "enum", "timestamp", "date", "int", "float", "ip", "cidrs"
+]
 
 #: local time of the contract (Vietnam has no daylight saving time)
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 LOCAL_OFFSET = "+07:00"
 
 CHANNELS = ("online", "counter", "postal")
-DECLARED_RELATIONS = ("self", "parent", "guardian", "spouse", "relative", "authorized", "legal_rep", "other")
+DECLARED_RELATIONS = (
+    "self",
+    "parent",
+    "guardian",
+    "spouse",
+    "relative",
+    "authorized",
+    "legal_rep",
+    "other",
+)
 ATTACHMENT_KINDS = ("digital", "photo", "scan", "none")
 ACCOUNT_TYPES = ("citizen", "business")
 UNIT_LEVELS = ("province", "commune")
 STAFF_ROLES = ("one_stop_officer", "community_digital_team", "manager", "other")
 SEXES = ("M", "F")
-RELATION_KINDS = ("parent_of", "child_of", "spouse", "guardian_of", "ward_of", "sibling", "household")
+RELATION_KINDS = (
+    "parent_of",
+    "child_of",
+    "spouse",
+    "guardian_of",
+    "ward_of",
+    "sibling",
+    "household",
+)
 
 PROXY_TYPES = ("self", "family", "authorized", "assisted", "identity_misuse", "officer_proxy")
 LEGITIMATE_TYPES = ("self", "family", "authorized", "assisted")
@@ -237,7 +256,17 @@ LABELS = Table(
 #: the tables of a data folder, in the order they are read and reported
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (DOSSIERS, ACCOUNTS, UNITS, STAFF, PEOPLE, RELATIONS, AUTHORIZATIONS, BUSINESSES, COUNTER_VISITS)
+    for t in (
+        DOSSIERS,
+        ACCOUNTS,
+        UNITS,
+        STAFF,
+        PEOPLE,
+        RELATIONS,
+        AUTHORIZATIONS,
+        BUSINESSES,
+        COUNTER_VISITS,
+    )
 }
 REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
 OPTIONAL_TABLES = tuple(n for n, t in TABLES.items() if not t.required)

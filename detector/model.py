@@ -1,0 +1,283 @@
+"""The misuse model: gradient-boosted trees over the feature set, calibrated on later months.
+
+``MisuseModel`` is a scikit-learn estimator. ``fit(X, y, t)`` takes the
+feature frame, the labels (``proxy_type``; NaN = unlabelled, ignored) and the
+submission times; it
+
+1. holds out the latest ``calibration_share`` of the labelled history (by time,
+   never shuffled across months) and fits a multiclass
+   ``HistGradientBoostingClassifier`` on the rest, downsampling the abundant
+   ``self`` class with compensating weights;
+2. on the held-out part, fits the stacking calibrator: a logistic regression of
+   misuse on the trees' misuse log-odds and the rule score, so rules and model
+   make one calibrated ``risk_score``;
+3. refits the trees on all labelled rows (the calibrator stays).
+
+Data gaps never raise a score on their own: a dossier with unknown values
+that come from missing data (see :data:`INNOCENT`) is also scored with those
+values set to their innocent reading (an unknown relation read as "a
+relative", a missing device as "not shared"), and the lower of the two scores
+is kept (benefit of the doubt, as HCMC asked for officers working on
+incomplete data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+
+_EPS = 1e-6
+
+#: features whose unknown value comes from missing data, and the innocent value tried instead.
+#: Structural unknowns (a living owner's "days since death", a first use's idle time) are not here.
+_DEV = (
+    "dev_prior",
+    "dev_accounts",
+    "dev_new_owners_30d",
+    "dev_new_unlinked_owners_30d",
+    "dev_staff_accounts",
+    "dev_self_prior",
+    "dev_office_prior",
+)
+_IP = ("ip_accounts", "ip_new_unlinked_owners_30d", "ip_staff_accounts")
+INNOCENT: dict[str, tuple[object, object]] = {
+    "holder_relation": (
+        "unknown",
+        "relative",
+    ),  # a missing record may hide a relative, not make the holder the owner
+    "mandate_status": ("unknown", "valid"),
+    "claim_status": ("unknown", "valid"),
+    "same_household": (None, 1.0),
+    "owner_deceased": (None, 0.0),
+    "ip_in_unit_network": (None, 0.0),
+    "ip_in_office_network": (None, 0.0),
+    "acct_created_in_office_network": (None, 0.0),
+    "acct_created_same_day": (None, 0.0),
+    "owner_at_desk_today": (None, 0.0),
+    **{c: (None, 0.0) for c in _DEV + _IP},
+}
+#: the second, innocent scoring only runs where it could change a decision
+DOUBT_FROM = 0.02
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+class MisuseModel(ClassifierMixin, BaseEstimator):
+    """Predicts ``proxy_type`` and a calibrated misuse probability (see module docstring).
+
+    Parameters
+    ----------
+    max_iter, learning_rate, max_leaf_nodes, l2_regularization, min_samples_leaf :
+        passed to ``HistGradientBoostingClassifier``.
+    self_keep : share of ``self`` rows kept for the trees (weighted back), for speed.
+    calibration_share : latest share of the labelled history used for calibration.
+    benefit_of_doubt : score unknown values as typical legitimate ones and keep the lower score.
+    random_state : seed of every random choice.
+    """
+
+    def __init__(
+        self,
+        max_iter: int = 250,
+        learning_rate: float = 0.08,
+        max_leaf_nodes: int = 31,
+        l2_regularization: float = 1.0,
+        min_samples_leaf: int = 20,
+        self_keep: float = 0.3,
+        calibration_share: float = 0.2,
+        benefit_of_doubt: bool = True,
+        random_state: int = 0,
+    ) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.l2_regularization = l2_regularization
+        self.min_samples_leaf = min_samples_leaf
+        self.self_keep = self_keep
+        self.calibration_share = calibration_share
+        self.benefit_of_doubt = benefit_of_doubt
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def _trees(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            l2_regularization=self.l2_regularization,
+            min_samples_leaf=self.min_samples_leaf,
+            categorical_features="from_dtype",
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def _sample(self, y: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        keep = (y != "self").to_numpy() | (rng.random(len(y)) < self.self_keep)
+        weight = np.where(y.to_numpy() == "self", 1.0 / self.self_keep, 1.0)
+        return keep, weight
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        t: pd.Series | None = None,
+        rule_score: pd.Series | None = None,
+    ) -> MisuseModel:
+        """Fit on labelled rows of ``X`` (``y`` NaN rows are ignored).
+
+        Parameters
+        ----------
+        X : feature frame (``FeatureFrame.frame``).
+        y : ``proxy_type`` per row, aligned with ``X``.
+        t : submission times, for the time-ordered calibration split (default: row order).
+        rule_score : the rule engine's score per row (0 when no rule applies).
+        """
+        if not 0 < self.self_keep <= 1 or not 0 < self.calibration_share < 0.5:
+            raise ValueError("self_keep must be in (0, 1] and calibration_share in (0, 0.5)")
+        labelled = y.notna().to_numpy()
+        bad = set(y[labelled].unique()) - set(PROXY_TYPES)
+        if bad:
+            raise ValueError(f"unknown proxy_type labels: {sorted(bad)}")
+        if labelled.sum() < 100 or y[labelled].isin(MISUSE_TYPES).sum() < 10:
+            raise ValueError("too few labelled dossiers to train (need 100, of which 10 misuse)")
+        rng = np.random.default_rng(self.random_state)
+        Xl, yl = X[labelled], y[labelled]
+        tl = t[labelled] if t is not None else pd.Series(np.arange(len(y)), index=y.index)[labelled]
+        rs = (
+            rule_score[labelled] if rule_score is not None else pd.Series(0.0, index=yl.index)
+        ).to_numpy(float)
+        order = np.argsort(tl.to_numpy(), kind="stable")
+        n_cal = int(len(order) * self.calibration_share)
+        fit_idx, cal_idx = order[: len(order) - n_cal], order[len(order) - n_cal :]
+        self.feature_names_in_ = np.array(X.columns)
+        self.categories_ = {
+            c: list(X[c].cat.categories)
+            for c in X.columns
+            if isinstance(X[c].dtype, pd.CategoricalDtype)
+        }
+        # 1. trees on the earlier part
+        keep, w = self._sample(yl.iloc[fit_idx], rng)
+        Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
+        early = self._trees().fit(Xa, ya, sample_weight=wa)
+        # 2. stacking calibrator on the later part
+        p_cal = self._misuse_from(early, Xl.iloc[cal_idx])
+        target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
+        self.calibrator_ = LogisticRegression(C=10.0).fit(np.c_[_logit(p_cal), rs[cal_idx]], target)
+        # 3. trees on everything, with innocent copies of rows that have data gaps
+        keep, w = self._sample(yl, rng)
+        Xa, ya, wa = self._augment(Xl[keep], yl[keep], w[keep])
+        self.trees_ = self._trees().fit(Xa, ya, sample_weight=wa)
+        self.classes_ = self.trees_.classes_
+        self.n_train_ = int(labelled.sum())
+        return self
+
+    def _augment(
+        self, X: pd.DataFrame, y: pd.Series, w: np.ndarray
+    ) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+        """Add, for rows with data gaps, a copy read innocently with the same label.
+
+        The trees then learn that the other evidence still counts when a gap is
+        read innocently, so the benefit of the doubt at scoring time removes
+        only what the gap itself contributed.
+        """
+        if not self.benefit_of_doubt:
+            return X, y, w
+        gaps = self._gap_mask(X)
+        rows = gaps.any(axis=1)
+        if not rows.any():
+            return X, y, w
+        copy = self._innocent(X[rows], gaps[rows])
+        return pd.concat([X, copy]), pd.concat([y, y[rows]]), np.r_[w, w[rows]]
+
+    @staticmethod
+    def _misuse_from(trees: HistGradientBoostingClassifier, X: pd.DataFrame) -> np.ndarray:
+        proba = trees.predict_proba(X)
+        cols = [i for i, c in enumerate(trees.classes_) if c in MISUSE_TYPES]
+        return proba[:, cols].sum(axis=1)
+
+    # ------------------------------------------------------------------ predict
+    def _raw(self, X: pd.DataFrame, rule_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        proba = self.trees_.predict_proba(X[self.feature_names_in_])
+        cols = [i for i, c in enumerate(self.classes_) if c in MISUSE_TYPES]
+        p = proba[:, cols].sum(axis=1)
+        risk = self.calibrator_.predict_proba(np.c_[_logit(p), rule_score])[:, 1]
+        return risk, proba
+
+    def predict_risk(
+        self, X: pd.DataFrame, rule_score: pd.Series | np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """Calibrated misuse probability and per-class probabilities.
+
+        Returns a frame on ``X``'s index: ``risk_score``, ``p_<proxy_type>`` for the
+        six types, and ``doubt_lowered`` (the score was lowered because of unknown values).
+        """
+        check_is_fitted(self, "trees_")
+        rs = np.zeros(len(X)) if rule_score is None else np.asarray(rule_score, float)
+        risk, proba = self._raw(X, rs)
+        lowered = np.zeros(len(X), bool)
+        if self.benefit_of_doubt:
+            gaps = self._gap_mask(X) & (risk >= DOUBT_FROM)[:, None]
+            rows = gaps.any(axis=1)
+            if rows.any():
+                risk2, proba2 = self._raw(self._innocent(X[rows], gaps[rows]), rs[rows])
+                better = risk2 < risk[rows]
+                idx = np.flatnonzero(rows)[better]
+                risk[idx] = risk2[better]
+                proba[idx] = proba2[better]
+                lowered[idx] = True
+        out = pd.DataFrame({"risk_score": risk}, index=X.index)
+        for i, c in enumerate(self.classes_):
+            out[f"p_{c}"] = proba[:, i]
+        for c in PROXY_TYPES:
+            if f"p_{c}" not in out:
+                out[f"p_{c}"] = 0.0
+        out["doubt_lowered"] = lowered
+        return out
+
+    def _gap_mask(self, X: pd.DataFrame) -> np.ndarray:
+        """Rows × INNOCENT features: True where the value is unknown because data is missing."""
+        cols = []
+        for name, (unknown, _) in INNOCENT.items():
+            if name not in X.columns:
+                continue
+            s = X[name]
+            cols.append(s.isna().to_numpy() if unknown is None else (s == unknown).to_numpy())
+        return np.column_stack(cols) if cols else np.zeros((len(X), 0), bool)
+
+    def _innocent(self, X: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
+        out = X.copy()
+        names = [n for n in INNOCENT if n in X.columns]
+        for j, name in enumerate(names):
+            if gaps[:, j].any():
+                col = out[name].copy()
+                col[gaps[:, j]] = INNOCENT[name][1]
+                out[name] = col
+        return out
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Most likely ``proxy_type`` of each row."""
+        check_is_fitted(self, "trees_")
+        return self.classes_[self.trees_.predict_proba(X[self.feature_names_in_]).argmax(axis=1)]
+
+
+def predicted_type(probs: pd.DataFrame, flagged: np.ndarray) -> np.ndarray:
+    """The proxy_type to show: the likelier misuse type when flagged, else the likelier legitimate one.
+
+    Keeps the flag and the type consistent: a flagged dossier is never called
+    ``self``, an unflagged one never ``identity_misuse``.
+    """
+    mis = probs[[f"p_{c}" for c in MISUSE_TYPES]].to_numpy()
+    leg = probs[[f"p_{c}" for c in LEGITIMATE_TYPES]].to_numpy()
+    return np.where(
+        flagged,
+        np.array(MISUSE_TYPES)[mis.argmax(axis=1)],
+        np.array(LEGITIMATE_TYPES)[leg.argmax(axis=1)],
+    )
