@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -33,7 +34,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
+#: wide tables stay readable when the output goes to a file or a pipe
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 log = logging.getLogger(__name__)
 
@@ -108,9 +110,9 @@ def simulate(
     table.add_column("share", justify="right")
     for k, v in m["proxy_type_share"].items():  # type: ignore[union-attr]
         table.add_row(k, f"{v:.2%}")
-    out.print(table)
-    out.print(f"claimed online share: {m['claimed_online_share']:.1%}")
-    out.print(
+    console.print(table)
+    console.print(f"claimed online share: {m['claimed_online_share']:.1%}")
+    console.print(
         f"data folder: {data}\n"
         f"labels:      {Path(out_dir) / 'labels.csv'}\n"
         f"manifest:    {Path(out_dir) / 'manifest.json'}"
@@ -140,7 +142,7 @@ def validate(
         json_out.write_text(
             json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
         )
-        out.print(f"JSON report: {json_out}")
+        console.print(f"JSON report: {json_out}")
 
 
 def _print_report(report: object, lang: str) -> None:
@@ -177,7 +179,7 @@ def _print_report(report: object, lang: str) -> None:
             f"{t.rows_skipped:,}",
             f"{t.rows_merged:,}",
         )
-    out.print(tables)
+    console.print(tables)
     findings = Table(
         title="Phát hiện về chất lượng dữ liệu" if vi else "Data-quality findings", show_lines=False
     )
@@ -203,14 +205,8 @@ def _print_report(report: object, lang: str) -> None:
             f"{f.count:,}",
             f.message_vi if vi else f.message_en,
         )
-    out.print(
+    console.print(
         findings if report.findings else ("Không có phát hiện nào." if vi else "No findings.")
-    )
-
-
-def _reserved(name: str, issue: int) -> None:
-    raise _NotYet(
-        f"`detector {name}` is not available in this version yet (planned in issue #{issue})"
     )
 
 
@@ -218,34 +214,214 @@ class _NotYet(DetectorError):
     exit_code = 1
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def train(ctx: typer.Context) -> None:
-    """Train the model: DATA_DIR --labels LABELS_CSV --out MODEL_DIR (coming soon)."""
-    _reserved("train", 3)
+def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
+    task = bar.add_task("starting", total=total)
+
+    def step(msg: str) -> None:
+        bar.update(task, description=msg, advance=1)
+
+    return step
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def score(ctx: typer.Context) -> None:
-    """Score dossiers: DATA_DIR --model MODEL_DIR --out SCORES_CSV (coming soon)."""
-    _reserved("score", 3)
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels", help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    rules: Annotated[
+        Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")
+    ] = None,
+    precision_target: Annotated[
+        float, typer.Option(help="Flag threshold: precision to reach on the calibration months.")
+    ] = 0.95,
+    capacity: Annotated[
+        float | None,
+        typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
+    ] = None,
+) -> None:
+    """Train the detectors (at submission and at review) and write them with their model card."""
+    from detector.batch import train as run
+
+    if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
+        raise UsageError("--precision-target and --capacity must be between 0 and 1")
+    with _progress() as bar:
+        card = run(
+            data_dir,
+            labels,
+            out,
+            rules_path=str(rules) if rules else None,
+            precision_target=precision_target,
+            capacity=capacity,
+            progress=_stage_progress(bar, 7),
+        )
+    table = Table(title=f"Model {card['model_version']} → {out}")
+    for col in ("moment", "threshold", "AP", "precision", "recall", "flag rate"):
+        table.add_column(col, justify="left" if col == "moment" else "right")
+    for at, m in card["moments"].items():
+        c = m["calibration_months"]
+        table.add_row(
+            at,
+            f"{m['threshold']:.3f}",
+            f"{c['average_precision']:.3f}",
+            f"{c['precision_at_threshold']:.3f}",
+            f"{c['recall_at_threshold']:.3f}",
+            f"{c['flag_rate']:.2%}",
+        )
+    console.print(table)
+    console.print("(metrics on the latest labelled months, held out from the trees)")
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def report(ctx: typer.Context) -> None:
-    """Unit × month report: DATA_DIR --model MODEL_DIR --out UNIT_REPORT_CSV (coming soon)."""
-    _reserved("report", 3)
+@app.command()
+def score(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    model: Annotated[
+        Path, typer.Option("--model", help="Model folder written by `detector train`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Scores file (.csv or .parquet).")],
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at", help="review (everything known now) or submission (only what was known then)."
+        ),
+    ] = "review",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First submission day to write (YYYY-MM-DD); earlier dossiers still count as history."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last submission day to write (YYYY-MM-DD).")
+    ] = None,
+    details: Annotated[
+        bool,
+        typer.Option(
+            help="Also write data gaps, reasons in Vietnamese and English, class probabilities."
+        ),
+    ] = False,
+) -> None:
+    """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
+    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, write_table
+    from detector.batch import score as run
+
+    with _progress() as bar:
+        scored = run(
+            data_dir, model, at=at, since=since, until=until, progress=_stage_progress(bar, 3)
+        )
+    cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
+    path = write_table(scored[cols], out)
+    n_flag = int(scored["flagged"].sum())
+    console.print(
+        f"{len(scored):,} dossiers scored at {at}, {n_flag:,} flagged ({n_flag / max(1, len(scored)):.2%}) → {path}"
+    )
+
+
+@app.command()
+def report(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    model: Annotated[
+        Path, typer.Option("--model", help="Model folder written by `detector train`.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Unit × month report (.csv or .parquet); officers go beside it."
+        ),
+    ],
+) -> None:
+    """Unit × month: claimed vs estimated genuine online share and suspected officer proxies (and per officer)."""
+    from detector.batch import score_dataset, unit_report, write_table
+    from features import read_dataset
+
+    with _progress() as bar:
+        step = _stage_progress(bar, 4)
+        step("reading the data folder")
+        ds = read_dataset(data_dir)
+        scored = score_dataset(ds, model, at="review", progress=step)
+        units, officers = unit_report(ds, scored)
+    path = write_table(units, out)
+    officers_path = write_table(
+        officers, out.with_name(out.stem + "_officers" + (out.suffix or ".csv"))
+    )
+    worst = units.assign(
+        gap=units["claimed_online_share"] - units["estimated_genuine_online_share"]
+    ).nlargest(5, "gap")
+    table = Table(title="Largest gaps between claimed and estimated genuine online share")
+    for col in ("unit_id", "month", "dossiers", "claimed", "genuine (est.)", "suspected proxies"):
+        table.add_column(col, justify="left" if col in ("unit_id", "month") else "right")
+    for r in worst.itertuples():
+        table.add_row(
+            r.unit_id,
+            r.month,
+            f"{r.dossiers:,}",
+            f"{r.claimed_online_share:.1%}",
+            f"{r.estimated_genuine_online_share:.1%}",
+            f"{r.suspected_officer_proxy:.1f}",
+        )
+    console.print(table)
+    console.print(f"unit report: {path}\nofficer report: {officers_path}")
+
+
+rules_app = typer.Typer(help="Inspect and judge the rule file.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    labels: Annotated[Path, typer.Option("--labels", help="labels.csv (dossier_id, proxy_type).")],
+    rules: Annotated[
+        Path | None, typer.Option(help="Rule file to judge (default: the packaged rules.yaml).")
+    ] = None,
+    at: Annotated[str, typer.Option("--at", help="review or submission features.")] = "review",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the table as JSON.")
+    ] = None,
+    lang: Lang = "vi",
+) -> None:
+    """Each rule's hits and precision on labelled history, before a change goes live."""
+    from detector.batch import labels_for
+    from detector.rules import DEFAULT_RULES_PATH, backtest, format_backtest, load_rules
+    from detector.scorer import usable_rules
+    from features import read_dataset
+    from features.compute import compute_features
+
+    _lang(lang)
+    if at not in ("submission", "review"):
+        raise UsageError(f"--at must be review or submission (got {at!r})")
+    with _progress() as bar:
+        step = _stage_progress(bar, 2)
+        step("reading the data folder")
+        ds = read_dataset(data_dir)
+        y = labels_for(ds, labels)
+        step(f"features at {at}")
+        feats = compute_features(ds.tables, ds.present, at)
+    all_rules = load_rules(rules or DEFAULT_RULES_PATH)
+    use = usable_rules(all_rules, feats.frame.columns)
+    skipped = sorted({r.id for r in all_rules} - {r.id for r in use})
+    result = backtest(use, feats.frame, y)
+    console.print(format_backtest(result, lang=lang))
+    if skipped:
+        console.print(f"not applicable --at {at} (disabled or review-only): {', '.join(skipped)}")
+    if json_out is not None:
+        json_out.write_text(result.to_json(orient="records", force_ascii=False, indent=2))
 
 
 @app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def evaluate(ctx: typer.Context) -> None:
     """Evaluate on held-out months: DATA_DIR --labels FILE (coming soon)."""
-    _reserved("evaluate", 3)
+    raise _NotYet("`detector evaluate` is not available in this version yet (planned in issue #3)")
 
 
 @app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def serve(ctx: typer.Context) -> None:
     """Serve the scoring API: --data DATA_DIR --model MODEL_DIR (coming soon)."""
-    _reserved("serve", 4)
+    raise _NotYet("`detector serve` is not available in this version yet (planned in issue #4)")
 
 
 def _fail(message: str, code: int) -> NoReturn:

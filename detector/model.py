@@ -11,7 +11,7 @@ submission times; it
 2. on the held-out part, fits the stacking calibrator: a logistic regression of
    misuse on the trees' misuse log-odds and the rule score, so rules and model
    make one calibrated ``risk_score``;
-3. refits the trees on all labelled rows (the calibrator stays).
+3. optionally refits the trees on all labelled rows (``refit``).
 
 Data gaps never raise a score on their own: a dossier with unknown values
 that come from missing data (see :data:`INNOCENT`) is also scored with those
@@ -80,7 +80,9 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         passed to ``HistGradientBoostingClassifier``.
     self_keep : share of ``self`` rows kept for the trees (weighted back), for speed.
     calibration_share : latest share of the labelled history used for calibration.
-    benefit_of_doubt : score unknown values as typical legitimate ones and keep the lower score.
+    benefit_of_doubt : score data gaps innocently too and keep the lower score.
+    refit : refit the trees on all labelled rows after calibration (slower; the
+        calibrator was fitted on the earlier trees, so off by default).
     random_state : seed of every random choice.
     """
 
@@ -94,6 +96,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         self_keep: float = 0.3,
         calibration_share: float = 0.2,
         benefit_of_doubt: bool = True,
+        refit: bool = False,
         random_state: int = 0,
     ) -> None:
         self.max_iter = max_iter
@@ -104,6 +107,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         self.self_keep = self_keep
         self.calibration_share = calibration_share
         self.benefit_of_doubt = benefit_of_doubt
+        self.refit = refit
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -171,10 +175,19 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         p_cal = self._misuse_from(early, Xl.iloc[cal_idx])
         target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
         self.calibrator_ = LogisticRegression(C=10.0).fit(np.c_[_logit(p_cal), rs[cal_idx]], target)
-        # 3. trees on everything, with innocent copies of rows that have data gaps
-        keep, w = self._sample(yl, rng)
-        Xa, ya, wa = self._augment(Xl[keep], yl[keep], w[keep])
-        self.trees_ = self._trees().fit(Xa, ya, sample_weight=wa)
+        # out-of-sample risk on the calibration months: where thresholds and metrics are judged
+        self.calibration_risk_ = self.calibrator_.predict_proba(np.c_[_logit(p_cal), rs[cal_idx]])[
+            :, 1
+        ]
+        self.calibration_target_ = target
+        self.calibration_label_ = yl.iloc[cal_idx].to_numpy()
+        # 3. optionally, trees on everything (the calibrator was fitted on the earlier trees)
+        if self.refit:
+            keep, w = self._sample(yl, rng)
+            Xa, ya, wa = self._augment(Xl[keep], yl[keep], w[keep])
+            self.trees_ = self._trees().fit(Xa, ya, sample_weight=wa)
+        else:
+            self.trees_ = early
         self.classes_ = self.trees_.classes_
         self.n_train_ = int(labelled.sum())
         return self

@@ -407,3 +407,49 @@ def feature_names(at: str) -> list[str]:
     if at == "review":
         names += [f.name for f in REVIEW]
     return names
+
+
+#: how category values read in reasons
+VALUE_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "holder_relation": {
+        "not_applicable": ("không nộp qua tài khoản", "not filed through an account"),
+        "self": ("chính chủ hồ sơ", "the owner"),
+        "legal_rep": ("người đại diện theo pháp luật", "the legal representative"),
+        "mandate": ("người được ủy quyền hợp lệ", "a valid mandate holder"),
+        "household": ("cùng hộ gia đình", "a household member"),
+        "relative": ("người thân", "a relative"),
+        "community_team": (
+            "thành viên tổ công nghệ số cộng đồng",
+            "a community digital team member",
+        ),
+        "staff_same_unit": ("cán bộ của đơn vị tiếp nhận", "an officer of the receiving unit"),
+        "staff_other_unit": ("cán bộ đơn vị khác", "an officer of another unit"),
+        "none_known": ("không có quan hệ nào được ghi nhận", "no recorded link"),
+        "unknown": ("chưa rõ (thiếu dữ liệu)", "unknown (data missing)"),
+    },
+    "claim_status": {
+        "none": ("không kê khai", "none claimed"),
+        "valid": ("hợp lệ", "valid"),
+        "unknown_id": ("không có trong sổ ủy quyền", "not in the mandate register"),
+        "wrong_parties": ("không đúng người", "names other people"),
+        "expired": ("đã hết hạn", "expired"),
+        "not_yet_valid": ("chưa có hiệu lực", "not yet valid"),
+        "other_procedure": ("cho thủ tục khác", "for another procedure"),
+        "unknown": ("chưa rõ", "unknown"),
+    },
+}
+
+
+def value_text(feature: str, value: object, lang: str) -> str:
+    """A feature value as an inspector reads it."""
+    labels = VALUE_TEXT.get(feature, {})
+    if isinstance(value, str) and value in labels:
+        return labels[value][0 if lang == "vi" else 1]
+    if isinstance(value, float):
+        if feature in {f.name for f in STATIC if f.kind == "flag"} | {
+            f.name for f in REVIEW if f.kind == "flag"
+        }:
+            yes_no = ("có", "không") if lang == "vi" else ("yes", "no")
+            return yes_no[0] if value >= 0.5 else yes_no[1]
+        return f"{value:.3g}"
+    return str(value)

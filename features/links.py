@@ -108,7 +108,9 @@ def relation_between(holder: pd.Series, owner: pd.Series, relations: pd.DataFram
     )
     out["relation_kind"] = direct["role"].reindex(holder.index)
     # two steps: holder - m - owner (grandparent, in-law, ...), on distinct pairs only
-    todo = pairs[out["relation_kind"].isna()].dropna().drop_duplicates()
+    todo = (
+        pairs[out["relation_kind"].isna() & (pairs["a"] != pairs["b"])].dropna().drop_duplicates()
+    )
     edges = both[["a", "b"]]
     step = todo.merge(edges.rename(columns={"b": "m"}), on="a").merge(
         edges.rename(columns={"a": "m", "b": "b2"}), on="m"

@@ -1,0 +1,214 @@
+"""The batch jobs behind ``detector train``, ``score`` and ``report``.
+
+Each reads a data folder through :func:`features.read_dataset` (dirty rows are
+reported and the good ones go on), computes features for the whole history
+(earlier dossiers always count, whatever ``--since``/``--until`` say) and
+writes the contract's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detector.artifacts import fingerprint, load, save
+from detector.model import MisuseModel
+from detector.scorer import Detector
+from features import Dataset, read_dataset, read_labels
+from features.compute import compute_features
+from features.contract import LOCAL_TZ, MISUSE_TYPES, PROXY_TYPES
+from features.errors import ContractError, UsageError
+
+Progress = Callable[[str], None]
+SCORE_COLUMNS = ["dossier_id", "risk_score", "proxy_type", "flagged", "reasons"]
+DETAIL_COLUMNS = ["data_gaps", "reasons_vi", "reasons_en", *[f"p_{c}" for c in PROXY_TYPES]]
+
+
+def _say(progress: Progress | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def labels_for(ds: Dataset, labels_path: str | Path) -> pd.Series:
+    """Labels aligned on the dossiers (NaN where a dossier has none)."""
+    labels, _report = read_labels(labels_path)
+    lab = labels.drop_duplicates("dossier_id").set_index("dossier_id")["proxy_type"]
+    ids = ds.tables["dossiers"]["dossier_id"]
+    y = pd.Series(
+        lab.reindex(ids.to_numpy()).to_numpy(), index=pd.Index(ids.to_numpy(), name="dossier_id")
+    )
+    if y.notna().sum() == 0:
+        raise ContractError(
+            f"{labels_path}: none of its dossier_id values is in the data folder's dossiers"
+        )
+    return y
+
+
+def train(
+    data_dir: str | Path,
+    labels_path: str | Path,
+    out_dir: str | Path,
+    *,
+    rules_path: str | None = None,
+    precision_target: float = 0.95,
+    capacity: float | None = None,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train a detector for each moment and save them with their card under ``out_dir``."""
+    _say(progress, "reading the data folder")
+    ds = read_dataset(data_dir)
+    y = labels_for(ds, labels_path)
+    t = pd.Series(ds.tables["dossiers"]["submitted_at"].to_numpy(), index=y.index)
+    if y.isin(MISUSE_TYPES).sum() < 10:
+        raise UsageError(
+            f"{labels_path}: fewer than 10 misuse labels; the model cannot learn from so few"
+        )
+    detectors = {}
+    for at in ("submission", "review"):
+        _say(progress, f"features at {at}")
+        feats = compute_features(ds.tables, ds.present, at)
+        _say(progress, f"training the {at} model")
+        det = Detector(
+            at=at,
+            rules_path=rules_path,
+            model=MisuseModel(random_state=random_state),
+            precision_target=precision_target,
+            capacity=capacity,
+        )
+        detectors[at] = det.fit(feats.frame, y, t)
+    labelled = y.notna()
+    training = {
+        "data_dir": str(data_dir),
+        "fingerprint": fingerprint(y.index.to_series()[labelled], y[labelled]),
+        "dossiers": len(y),
+        "labelled": int(labelled.sum()),
+        "label_counts": {k: int(v) for k, v in y.value_counts().items()},
+        "period": [str(t.min()), str(t.max())],
+        "labelled_period": [str(t[labelled].min()), str(t[labelled].max())],
+        "tables_present": sorted(ds.present),
+    }
+    _say(progress, "saving")
+    return save(out_dir, detectors, training)
+
+
+def _window(ds: Dataset, since: str | None, until: str | None) -> np.ndarray:
+    t = ds.tables["dossiers"]["submitted_at"]
+    keep = np.ones(len(t), bool)
+    for value, name in ((since, "--since"), (until, "--until")):
+        if value is None:
+            continue
+        try:
+            day = pd.Timestamp(value).tz_localize(LOCAL_TZ)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{name} must be a date YYYY-MM-DD (got {value!r})") from exc
+        keep &= (
+            (t >= day).to_numpy()
+            if name == "--since"
+            else (t < day + pd.Timedelta(days=1)).to_numpy()
+        )
+    return keep
+
+
+def score_dataset(
+    ds: Dataset,
+    model_dir: str | Path,
+    at: str = "review",
+    since: str | None = None,
+    until: str | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Scores of the dossiers submitted in the window, with all earlier history counted."""
+    if at not in ("submission", "review"):
+        raise UsageError(f"--at must be review or submission (got {at!r})")
+    det, _card = load(model_dir, at)
+    keep = _window(ds, since, until)
+    _say(progress, f"features at {at}")
+    feats = compute_features(ds.tables, ds.present, at)
+    _say(progress, "scoring")
+    frame = feats.frame[keep]
+    scored = det.score_frame(frame, feats.data_gaps[keep])
+    scored.insert(0, "dossier_id", scored.index)
+    return scored.reset_index(drop=True)
+
+
+def score(
+    data_dir: str | Path,
+    model_dir: str | Path,
+    at: str = "review",
+    since: str | None = None,
+    until: str | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    _say(progress, "reading the data folder")
+    return score_dataset(read_dataset(data_dir), model_dir, at, since, until, progress)
+
+
+def unit_report(ds: Dataset, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unit × month and officer × month: claimed vs estimated genuine online share.
+
+    Suspected officer proxies are *expected counts* (the sum of each dossier's
+    probability of being an officer proxy), not counts of flags, so the
+    estimated genuine share is unbiased when the probabilities are calibrated.
+    """
+    d = ds.tables["dossiers"]
+    s = scored.set_index("dossier_id")
+    frame = pd.DataFrame(
+        {
+            "unit_id": d["unit_id"].to_numpy(),
+            "month": d["submitted_at"].dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m").to_numpy(),
+            "online": (d["channel"] == "online").to_numpy(),
+            "officer": d["received_by"].to_numpy(),
+            "p_proxy": s["p_officer_proxy"]
+            .reindex(d["dossier_id"].to_numpy())
+            .fillna(0.0)
+            .to_numpy(),
+            "flag_proxy": (s["flagged"] & (s["proxy_type"] == "officer_proxy"))
+            .reindex(d["dossier_id"].to_numpy())
+            .fillna(False)
+            .to_numpy(),
+        }
+    )
+    frame["p_proxy"] = np.where(frame["online"], frame["p_proxy"], 0.0)
+    g = frame.groupby(["unit_id", "month"], sort=True)
+    units = pd.DataFrame(
+        {
+            "dossiers": g.size(),
+            "claimed_online_share": g["online"].mean(),
+            "estimated_genuine_online_share": (g["online"].sum() - g["p_proxy"].sum()) / g.size(),
+            "suspected_officer_proxy": g["p_proxy"].sum(),
+            "flagged_officer_proxy": g["flag_proxy"].sum(),
+        }
+    ).reset_index()
+    og = frame.dropna(subset=["officer"]).groupby(["officer", "unit_id", "month"], sort=True)
+    officers = (
+        pd.DataFrame(
+            {
+                "dossiers_accepted": og.size(),
+                "suspected_officer_proxy": og["p_proxy"].sum(),
+                "flagged_officer_proxy": og["flag_proxy"].sum(),
+            }
+        )
+        .reset_index()
+        .rename(columns={"officer": "staff_id"})
+    )
+    for df in (units, officers):
+        for col in df.columns:
+            if df[col].dtype.kind == "f":
+                df[col] = df[col].round(4)
+    return units, officers
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """CSV, or Parquet when the name ends in .parquet."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".parquet":
+        df.to_parquet(p, index=False)
+    else:
+        df.to_csv(p, index=False)
+    return p
