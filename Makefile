@@ -14,7 +14,7 @@ help:
 	@echo "make test       install test dependencies and run the whole suite"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff and mypy"
-	@echo "make bench      benchmarks (simulator speed); figures in bench/results/"
+	@echo "make bench      benchmarks (simulator, graph, train/score at 100k-1M); figures in bench/results/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -29,11 +29,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/detector simulate $(OUT) --dossiers $(DOSSIERS) --seed $(SEED)
 	$(BIN)/detector validate $(OUT)/data --json $(OUT)/quality.json
+	$(BIN)/detector train $(OUT)/data --labels $(OUT)/labels.csv --out $(OUT)/model
+	$(BIN)/detector score $(OUT)/data --model $(OUT)/model --out $(OUT)/scores.csv --at review --details
+	$(BIN)/detector report $(OUT)/data --model $(OUT)/model --out $(OUT)/unit_report.csv
 	@echo
 	@echo "Outputs:"
 	@echo "  data folder (contract format): $(OUT)/data/"
 	@echo "  labels (kept outside data/):   $(OUT)/labels.csv"
 	@echo "  data-quality report (JSON):    $(OUT)/quality.json"
+	@echo "  model and its card:            $(OUT)/model/"
+	@echo "  scores with reasons:           $(OUT)/scores.csv"
+	@echo "  unit x month report:           $(OUT)/unit_report.csv (officers: $(OUT)/unit_report_officers.csv)"
 
 test: install
 	$(BIN)/ruff check features detector service tests bench
@@ -50,6 +56,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench_simulate.py
+	$(BIN)/python bench/bench_graph.py --dossiers 1000000
+	$(BIN)/python bench/bench_detect.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

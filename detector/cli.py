@@ -412,10 +412,74 @@ def rules_backtest(
         json_out.write_text(result.to_json(orient="records", force_ascii=False, indent=2))
 
 
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def evaluate(ctx: typer.Context) -> None:
-    """Evaluate on held-out months: DATA_DIR --labels FILE (coming soon)."""
-    raise _NotYet("`detector evaluate` is not available in this version yet (planned in issue #3)")
+@app.command()
+def evaluate(
+    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            help="labels.csv (dossier_id, proxy_type); a scenarios.csv beside it adds kiosk checks.",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for metrics.json, summary.md and the plots.")
+    ] = Path("eval"),
+    holdout_months: Annotated[
+        int, typer.Option(help="Latest months of the labelled period to hold out for judging.")
+    ] = 3,
+    at: Annotated[
+        str, typer.Option("--at", help="review or submission features (and detector).")
+    ] = "review",
+    capacity: Annotated[
+        float, typer.Option(help="Share of dossiers the inspectors can review (precision at k).")
+    ] = 0.02,
+) -> None:
+    """Train on earlier labelled months; judge the detector and the baselines on the later ones."""
+    from detector.batch import labels_for
+    from detector.evaluate import METHODS, headline_rows, read_scenarios, write_outputs
+    from detector.evaluate import evaluate as run
+    from features import read_dataset
+
+    if at not in ("submission", "review"):
+        raise UsageError(f"--at must be review or submission (got {at!r})")
+    if not 0 < capacity < 1:
+        raise UsageError(f"--capacity must be between 0 and 1 (got {capacity})")
+    with _progress() as bar:
+        step = _stage_progress(bar, 9)
+        step("reading the data folder")
+        ds = read_dataset(data_dir)
+        y = labels_for(ds, labels)
+        result = run(
+            ds,
+            y,
+            at=at,
+            holdout_months=holdout_months,
+            capacity=capacity,
+            scenarios=read_scenarios(labels),
+            progress=step,
+        )
+        step("writing the outputs")
+        paths = write_outputs(result, out)
+    m = result["metrics"]
+    s, r = m["split"], m["rows"]
+    table = Table(
+        title=f"Held-out months {', '.join(s['holdout_months'])} ({r['holdout']:,} dossiers, "
+        f"{r['holdout_misuse']:,} misuse), trained before {s['split_at'][:10]}, features at {at}"
+    )
+    table.add_column("metric")
+    for name in METHODS.values():
+        table.add_column(name, justify="right")
+    for name, cells in headline_rows(m):
+        table.add_row(name, *cells)
+    console.print(table)
+    unmet = [t["metric"] for t in m["targets"] if not t["met"]]
+    behind = [k for k, v in m["versus_baselines"].items() if not v["detector_ahead"]]
+    if unmet:
+        console.print(f"detector targets not met: {', '.join(unmet)}")
+    if behind:
+        console.print(f"detector not ahead of the best baseline on: {', '.join(behind)}")
+    console.print(f"evaluation written to {out}/ ({', '.join(p.name for p in paths)})")
 
 
 @app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -23,6 +23,8 @@ incomplete data).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -37,6 +39,7 @@ _EPS = 1e-6
 #: features whose unknown value comes from missing data, and the innocent value tried instead.
 #: Structural unknowns (a living owner's "days since death", a first use's idle time) are not here.
 _DEV = (
+    "dev_team_accounts",
     "dev_prior",
     "dev_accounts",
     "dev_new_owners_30d",
@@ -88,12 +91,12 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        max_iter: int = 250,
-        learning_rate: float = 0.08,
+        max_iter: int = 150,
+        learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
         l2_regularization: float = 1.0,
         min_samples_leaf: int = 20,
-        self_keep: float = 0.3,
+        self_keep: float = 0.2,
         calibration_share: float = 0.2,
         benefit_of_doubt: bool = True,
         refit: bool = False,
@@ -111,9 +114,9 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def _trees(self) -> HistGradientBoostingClassifier:
+    def _trees(self, max_iter: int | None = None) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
-            max_iter=self.max_iter,
+            max_iter=max_iter or self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             l2_regularization=self.l2_regularization,
@@ -122,6 +125,29 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             early_stopping=False,
             random_state=self.random_state,
         )
+
+    def _fit_trees(
+        self, X: pd.DataFrame, y: pd.Series, w: np.ndarray, rng: np.random.Generator
+    ) -> tuple[Any, Any, Any]:
+        """The misuse trees (binary), and the type trees within misuse and within legitimate.
+
+        One binary model drives the risk (one tree per iteration instead of
+        six); the two small type models only split that risk between types.
+        """
+        misuse = y.isin(MISUSE_TYPES).to_numpy()
+        binary = self._trees().fit(X, misuse, sample_weight=w)
+        within = []
+        for rows, cap in ((misuse, None), (~misuse, 60_000)):
+            idx = np.flatnonzero(rows)
+            if cap is not None and len(idx) > cap:
+                idx = np.sort(rng.choice(idx, cap, replace=False))
+            labels = y.iloc[idx]
+            if labels.nunique() < 2:
+                within.append(str(labels.iloc[0]))
+            else:
+                model = self._trees(max(30, self.max_iter // 3))
+                within.append(model.fit(X.iloc[idx], labels, sample_weight=w[idx]))
+        return binary, within[0], within[1]
 
     def _sample(self, y: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         keep = (y != "self").to_numpy() | (rng.random(len(y)) < self.self_keep)
@@ -170,25 +196,23 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
         Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
-        early = self._trees().fit(Xa, ya, sample_weight=wa)
+        early = self._fit_trees(Xa, ya, wa, rng)
         # 2. stacking calibrator on the later part
-        p_cal = self._misuse_from(early, Xl.iloc[cal_idx])
+        p_cal = early[0].predict_proba(Xl.iloc[cal_idx])[:, 1]
         target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
-        self.calibrator_ = LogisticRegression(C=10.0).fit(np.c_[_logit(p_cal), rs[cal_idx]], target)
+        features_cal = np.c_[_logit(p_cal), rs[cal_idx]]
+        self.calibrator_ = LogisticRegression(C=10.0).fit(features_cal, target)
         # out-of-sample risk on the calibration months: where thresholds and metrics are judged
-        self.calibration_risk_ = self.calibrator_.predict_proba(np.c_[_logit(p_cal), rs[cal_idx]])[
-            :, 1
-        ]
+        self.calibration_risk_ = self.calibrator_.predict_proba(features_cal)[:, 1]
         self.calibration_target_ = target
         self.calibration_label_ = yl.iloc[cal_idx].to_numpy()
         # 3. optionally, trees on everything (the calibrator was fitted on the earlier trees)
         if self.refit:
             keep, w = self._sample(yl, rng)
             Xa, ya, wa = self._augment(Xl[keep], yl[keep], w[keep])
-            self.trees_ = self._trees().fit(Xa, ya, sample_weight=wa)
-        else:
-            self.trees_ = early
-        self.classes_ = self.trees_.classes_
+            early = self._fit_trees(Xa, ya, wa, rng)
+        self.trees_, self.misuse_types_, self.legit_types_ = early
+        self.classes_ = np.array(PROXY_TYPES)
         self.n_train_ = int(labelled.sum())
         return self
 
@@ -210,19 +234,37 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         copy = self._innocent(X[rows], gaps[rows])
         return pd.concat([X, copy]), pd.concat([y, y[rows]]), np.r_[w, w[rows]]
 
-    @staticmethod
-    def _misuse_from(trees: HistGradientBoostingClassifier, X: pd.DataFrame) -> np.ndarray:
-        proba = trees.predict_proba(X)
-        cols = [i for i, c in enumerate(trees.classes_) if c in MISUSE_TYPES]
-        return proba[:, cols].sum(axis=1)
-
     # ------------------------------------------------------------------ predict
-    def _raw(self, X: pd.DataFrame, rule_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        proba = self.trees_.predict_proba(X[self.feature_names_in_])
-        cols = [i for i, c in enumerate(self.classes_) if c in MISUSE_TYPES]
-        p = proba[:, cols].sum(axis=1)
-        risk = self.calibrator_.predict_proba(np.c_[_logit(p), rule_score])[:, 1]
-        return risk, proba
+    def _risk(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
+        p = self.trees_.predict_proba(X[self.feature_names_in_])[:, 1]
+        return self.calibrator_.predict_proba(np.c_[_logit(p), rule_score])[:, 1]
+
+    @staticmethod
+    def _within(model: Any, X: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
+        """Type probabilities within a group, in ``classes`` order."""
+        out = np.zeros((len(X), len(classes)))
+        if isinstance(model, str):
+            out[:, classes.index(model)] = 1.0
+            return out
+        proba = model.predict_proba(X)
+        for j, c in enumerate(model.classes_):
+            out[:, classes.index(c)] = proba[:, j]
+        return out
+
+    def _proba(self, X: pd.DataFrame, risk: np.ndarray) -> np.ndarray:
+        """Six class probabilities: the risk shared among misuse types, the rest among legitimate ones."""
+        Xf = X[self.feature_names_in_]
+        pm = self._within(self.misuse_types_, Xf, MISUSE_TYPES) * risk[:, None]
+        pl = self._within(self.legit_types_, Xf, LEGITIMATE_TYPES) * (1 - risk)[:, None]
+        both = dict(zip(MISUSE_TYPES, pm.T, strict=True)) | dict(
+            zip(LEGITIMATE_TYPES, pl.T, strict=True)
+        )
+        return np.column_stack([both[c] for c in PROXY_TYPES])
+
+    def risk_without_doubt(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
+        """The calibrated risk as the features say, without the benefit of the doubt (for explanations)."""
+        check_is_fitted(self, "trees_")
+        return self._risk(X, np.asarray(rule_score, float))
 
     def predict_risk(
         self, X: pd.DataFrame, rule_score: pd.Series | np.ndarray | None = None
@@ -234,24 +276,21 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "trees_")
         rs = np.zeros(len(X)) if rule_score is None else np.asarray(rule_score, float)
-        risk, proba = self._raw(X, rs)
+        risk = self._risk(X, rs)
         lowered = np.zeros(len(X), bool)
         if self.benefit_of_doubt:
             gaps = self._gap_mask(X) & (risk >= DOUBT_FROM)[:, None]
             rows = gaps.any(axis=1)
             if rows.any():
-                risk2, proba2 = self._raw(self._innocent(X[rows], gaps[rows]), rs[rows])
+                risk2 = self._risk(self._innocent(X[rows], gaps[rows]), rs[rows])
                 better = risk2 < risk[rows]
                 idx = np.flatnonzero(rows)[better]
                 risk[idx] = risk2[better]
-                proba[idx] = proba2[better]
                 lowered[idx] = True
+        proba = self._proba(X, risk)
         out = pd.DataFrame({"risk_score": risk}, index=X.index)
-        for i, c in enumerate(self.classes_):
+        for i, c in enumerate(PROXY_TYPES):
             out[f"p_{c}"] = proba[:, i]
-        for c in PROXY_TYPES:
-            if f"p_{c}" not in out:
-                out[f"p_{c}"] = 0.0
         out["doubt_lowered"] = lowered
         return out
 
@@ -278,7 +317,8 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Most likely ``proxy_type`` of each row."""
         check_is_fitted(self, "trees_")
-        return self.classes_[self.trees_.predict_proba(X[self.feature_names_in_]).argmax(axis=1)]
+        probs = self.predict_risk(X)[[f"p_{c}" for c in PROXY_TYPES]].to_numpy()
+        return self.classes_[probs.argmax(axis=1)]
 
 
 def predicted_type(probs: pd.DataFrame, flagged: np.ndarray) -> np.ndarray:

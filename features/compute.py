@@ -269,6 +269,7 @@ def compute_features(
     w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED)
     w["_unrelated"] = links["holder_relation"] == "none_known"
     w["_holder_staff"] = links["holder_staff_role"].isin(STAFF_AT_DESK)
+    w["_holder_team"] = links["holder_staff_role"] == "community_digital_team"
     w["_self"] = links["is_self"] == True  # noqa: E712
     w["_office"] = f["ip_in_office_network"] == 1
     w["_online"] = d["channel"] == "online"

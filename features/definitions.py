@@ -181,6 +181,7 @@ COUNTERS: tuple[Counter, ...] = (
     NewDistinct("dev_new_owners_30d", "device_id", "owner_id", _D30),
     NewDistinct("dev_new_unlinked_owners_30d", "device_id", "owner_id", _D30, where="_unlinked"),
     Distinct("dev_staff_accounts", "device_id", "account_id", where="_holder_staff"),
+    Distinct("dev_team_accounts", "device_id", "account_id", where="_holder_team"),
     Count("dev_self_prior", "device_id", where="_self"),
     Count("dev_office_prior", "device_id", where="_office"),
     Distinct("ip_accounts", "ip", "account_id"),
@@ -192,6 +193,7 @@ COUNTERS: tuple[Counter, ...] = (
         "phone_new_unlinked_owners_30d", "contact_phone", "owner_id", _D30, where="_unlinked"
     ),
     Distinct("phone_staff_accounts", "contact_phone", "account_id", where="_holder_staff"),
+    Distinct("phone_team_accounts", "contact_phone", "account_id", where="_holder_team"),
     Distinct("payer_accounts", "payer_token", "account_id"),
     NewDistinct(
         "payer_new_unlinked_owners_30d", "payer_token", "owner_id", _D30, where="_unlinked"
@@ -341,6 +343,14 @@ COUNTER_TEXT: dict[str, tuple[str, str]] = {
     "dev_staff_accounts": (
         "số tài khoản của cán bộ đã dùng thiết bị",
         "staff accounts that used the device",
+    ),
+    "dev_team_accounts": (
+        "số tài khoản của tổ công nghệ số cộng đồng đã dùng thiết bị",
+        "community digital team accounts that used the device",
+    ),
+    "phone_team_accounts": (
+        "số tài khoản của tổ công nghệ số cộng đồng dùng số điện thoại",
+        "community digital team accounts using the phone",
     ),
     "dev_self_prior": ("số hồ sơ tự nộp trên thiết bị", "self filings on the device"),
     "dev_office_prior": (
