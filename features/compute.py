@@ -183,6 +183,15 @@ def compute_features(
     """
     if at not in ("submission", "review"):
         raise ValueError(f"at must be 'submission' or 'review' (got {at!r})")
+    return compute_all(tables, present, (at,))[at]
+
+
+def compute_all(
+    tables: dict[str, pd.DataFrame],
+    present: frozenset[str],
+    moments: tuple[str, ...] = ("submission", "review"),
+) -> dict[str, FeatureFrame]:
+    """The features of several moments, sharing everything the moments have in common."""
     d = tables["dossiers"]
     links = holder_links(tables, present)
     f = pd.DataFrame(index=d.index)
@@ -248,7 +257,7 @@ def compute_features(
     )
     f["unit_target"] = pd.to_numeric(lookup(d["unit_id"], units["online_target"]), errors="coerce")
     f["owner_at_desk_today"] = desk_visit_today(
-        d, tables["counter_visits"], "counter_visits" in present, at
+        d, tables["counter_visits"], "counter_visits" in present, "submission"
     )
     # ------------------------------------------------------------ history counters
     w = pd.DataFrame(
@@ -289,8 +298,15 @@ def compute_features(
     )
     f["unit_target_gap"] = f["unit_target"] - f["unit_mtd_online_share"]
     f["proc_deceased_rate"] = f["proc_deceased_prior"] / f["proc_prior"].where(f["proc_prior"] > 0)
+    out: dict[str, FeatureFrame] = {}
+    if "submission" in moments:
+        out["submission"] = _finish(f, "submission", d, links, tables, present)
     # ------------------------------------------------------------ review only
-    if at == "review":
+    if "review" in moments:
+        f = f.copy()
+        f["owner_at_desk_today"] = desk_visit_today(
+            d, tables["counter_visits"], "counter_visits" in present, "review"
+        )
         f["accept_delay_min"] = (d["accepted_at"] - d["submitted_at"]).dt.total_seconds() / 60
         f["sync_delay_h"] = (d["synced_at"] - d["submitted_at"]).dt.total_seconds() / 3600
         staff_person = (
@@ -313,6 +329,19 @@ def compute_features(
         )
         for counter in REVIEW_COUNTERS:
             f[counter.name] = compute_counter(w, counter, t, after=True)
+        out["review"] = _finish(f, "review", d, links, tables, present)
+    return out
+
+
+def _finish(
+    f: pd.DataFrame,
+    at: str,
+    d: pd.DataFrame,
+    links: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    present: frozenset[str],
+) -> FeatureFrame:
+    """Select the moment's columns, fix the categories, index by dossier_id, list data gaps."""
     f = f[feature_names(at)]
     for col, cats in CATEGORIES.items():
         f[col] = pd.Categorical(f[col], categories=list(cats))
@@ -358,12 +387,8 @@ def data_gaps(
     ):
         if table not in present:
             checks.append((code, np.ones(len(d), bool)))
-    parts = [np.where(mask, code, "") for code, mask in checks]
-    joined = (
-        pd.Series(
-            [";".join(x for x in row if x) for row in zip(*parts, strict=True)], index=d.index
-        )
-        if parts
-        else pd.Series("", index=d.index)
-    )
-    return joined
+    # built column-wise: a code and ';' where the check holds, then the trailing ';' dropped
+    joined = pd.Series("", index=d.index, dtype=object)
+    for code, mask in checks:
+        joined = joined.where(~mask, joined + code + ";")
+    return joined.str.rstrip(";")
