@@ -13,8 +13,6 @@ are listed apart and never raise the score (see :mod:`detector.model`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -35,6 +33,18 @@ PATTERN_REASON = (
     "Tổ hợp các đặc điểm của hồ sơ giống các trường hợp sai phạm đã được xác minh",
     "The combination of this dossier's features resembles verified misuse",
 )
+
+
+#: the type a desk or postal filing has, from what the submitter declared
+DECLARED_TYPE = {
+    "self": "self",
+    "parent": "family",
+    "guardian": "family",
+    "spouse": "family",
+    "relative": "family",
+    "authorized": "authorized",
+    "legal_rep": "authorized",
+}
 
 
 def usable_rules(rules: list[Rule], columns: pd.Index) -> list[Rule]:
@@ -162,8 +172,10 @@ class Detector(BaseEstimator):
         rule_score = self.ruleset_.score(X)
         out = pd.DataFrame(index=X.index)
         out["risk_score"] = 0.0
+        # desk and postal filings: no account to misuse; the declared relation tells the type
+        offline_type = X["declared_relation"].astype(object).map(DECLARED_TYPE).fillna("self")
         for c in PROXY_TYPES:
-            out[f"p_{c}"] = 1.0 if c == "self" else 0.0
+            out[f"p_{c}"] = (offline_type == c).astype(float)
         if online.any():
             pr = self.model_.predict_risk(X[online], rule_score[online].to_numpy())
             for col in pr.columns:
@@ -231,8 +243,3 @@ class Detector(BaseEstimator):
         if lang == "vi":
             return f"{text}: {shown} (thường gặp: {typical})"
         return f"{text}: {shown} (typical: {typical})"
-
-
-def rules_file(path: str | Path | None) -> Path:
-    """The rule file to use (the packaged one by default)."""
-    return Path(path) if path else Path(DEFAULT_RULES_PATH)

@@ -20,7 +20,6 @@ from features.contract import (
     CHANNELS,
     DECLARED_RELATIONS,
     LOCAL_TZ,
-    RELATION_KINDS,
     STAFF_ROLES,
 )
 from features.definitions import COUNTERS, REVIEW_COUNTERS, feature_names
@@ -47,7 +46,6 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "declared_relation": DECLARED_RELATIONS,
     "attachment_kind": ATTACHMENT_KINDS,
 }
-_ = RELATION_KINDS  # the contract's kinds map onto relation_kind's holder roles (links._HOLDER_ROLE)
 STAFF_AT_DESK = ("one_stop_officer", "manager", "other")
 
 
