@@ -273,7 +273,8 @@ def compute_all(
         }
     )
     has_acc = links["holder_id"].notna()
-    w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED)
+    # a community digital team member helping people is no stranger to them (DOMAIN.md)
+    w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED | {"community_team"})
     w["_unrelated"] = links["holder_relation"] == "none_known"
     w["_holder_staff"] = links["holder_staff_role"].isin(STAFF_AT_DESK)
     w["_holder_team"] = links["holder_staff_role"] == "community_digital_team"
