@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli as run
 
 from detector.batch import score_dataset
 from features import read_dataset
@@ -23,17 +22,6 @@ REPORT_COLUMNS = [
     "estimated_genuine_online_share",
     "suspected_officer_proxy",
 ]
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -9,26 +9,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli
 
 from detector.simulate import Province
 
 
 def run(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
+    return run_cli(*args, timeout=timeout, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:

@@ -8,8 +8,6 @@ helpers are also checked on small inputs built by hand.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import run_cli as run
 
 from detector._baselines import precision_at_share
 from detector.evaluate import METHODS, headline_rows, read_scenarios, time_split
@@ -24,17 +23,6 @@ from features.contract import LEGITIMATE_TYPES, LOCAL_TZ, MISUSE_TYPES, PROXY_TY
 from features.errors import UsageError
 
 PLOTS = ("pr_curves.png", "confusion_matrix.png", "unit_share.png")
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,22 @@
+"""Run the real ``detector`` command line in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_cli(
+    *args: str | Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m detector.cli ARGS``; whatever happens, the user never sees a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "detector.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+    return proc
