@@ -44,6 +44,7 @@ run: install
 test: install
 	$(BIN)/ruff check features detector service tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 test-fast: install

@@ -108,7 +108,8 @@ def simulate(
     )
     table.add_column("proxy_type")
     table.add_column("share", justify="right")
-    for k, v in m["proxy_type_share"].items():  # type: ignore[union-attr]
+    shares: dict[str, float] = m["proxy_type_share"]  # type: ignore[assignment]
+    for k, v in shares.items():
         table.add_row(k, f"{v:.2%}")
     console.print(table)
     console.print(f"claimed online share: {m['claimed_online_share']:.1%}")

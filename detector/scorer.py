@@ -209,8 +209,8 @@ class Detector(BaseEstimator):
                 if hit_arr.iat[k, hit_arr.columns.get_loc(r.id)] and r.proxy_type in MISUSE_TYPES
             ]
             # the reasons for the type shown come first, then the others, each by weight
-            shown_type = out["proxy_type"].iat[i]
-            fired.sort(key=lambda r, t=shown_type: r.proxy_type != t)
+            shown_type = str(out["proxy_type"].iat[i])
+            fired.sort(key=lambda r: r.proxy_type != shown_type)
             # a missing value is a data gap, never a reason
             values = [Xf.iat[k, Xf.columns.get_loc(f)] for f in self.explain_features_]
             known = [pd.notna(v) and v != "unknown" for v in values]

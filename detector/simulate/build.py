@@ -198,7 +198,7 @@ def _people(w: World, rng: np.random.Generator) -> None:
     prefixes = np.array([3, 5, 7, 8, 9])[rng.integers(0, 5, n)]
     phone = zfill(prefixes * 100_000_000 + unique_ints(rng, n, 100_000_000), 10)
     phone[~has_phone] = None
-    token = np.where(adult & (rng.random(n) < 0.55), hex_ids(rng, n, 16), None).astype(object)
+    token = np.where(adult & (rng.random(n) < 0.55), hex_ids(rng, n, 16), None).astype(object)  # type: ignore[call-overload]
     a = w.arrays
     a.update(
         p_hh=hh,
@@ -242,7 +242,7 @@ def _staff(w: World, rng: np.random.Generator) -> None:
     per_unit_volume = w.cfg.dossiers / w.cfg.months * w.u_weight / w.u_weight.sum()
     n_off = np.clip(np.round(per_unit_volume / 350), 2, 12).astype(int)
     eligible = (a["p_age"] >= 24) & (a["p_age"] <= 58)
-    rows = []  # (person, unit, role)
+    rows: list[tuple[int, int, str]] = []  # (person, unit, role)
     resident_unit = a["hh_unit"][a["p_hh"]]
     for u in range(k):
         pool = np.flatnonzero(
@@ -260,7 +260,7 @@ def _staff(w: World, rng: np.random.Generator) -> None:
         rows.extend(zip(chosen, [u] * need, roles, strict=True))
     s_person = np.array([r[0] for r in rows])
     s_unit = np.array([r[1] for r in rows])
-    s_role = np.array([r[2] for r in rows], dtype=object)
+    s_role = np.array([r[2] for r in rows], dtype=object)  # type: ignore[type-var]
     ns = len(rows)
     a["p_staff"][s_person] = np.arange(ns)
     desk = np.full(ns, -1)
@@ -271,8 +271,8 @@ def _staff(w: World, rng: np.random.Generator) -> None:
     tablet[cdt] = w.new_devices(int(cdt.sum()))
     # officers who turn desk submissions into online ones, at units behind target
     proxy = np.zeros(ns, bool)
-    for u in np.flatnonzero(w.u_proxying):
-        offs = np.flatnonzero((s_unit == u) & (s_role == "one_stop_officer"))
+    for unit in np.flatnonzero(w.u_proxying):
+        offs = np.flatnonzero((s_unit == unit) & (s_role == "one_stop_officer"))
         proxy[rng.choice(offs, min(len(offs), int(rng.integers(1, 3))), replace=False)] = True
     # each such officer has a habit: their own account, a shared one, or one made for the citizen
     forms = np.array(["staff_account", "shared_account", "created_account"], dtype=object)
@@ -398,12 +398,13 @@ def _actors(w: World, rng: np.random.Generator) -> None:
     a = w.arrays
     free = (a["p_age"] >= 23) & (a["p_age"] <= 60) & ~a["p_busy"]
     firms = np.flatnonzero(a["b_firm"])
-    emp_firm, emp_person = [], []
+    emp_firm: list[int] = []
+    emp_person: list[int] = []
     for f in firms:
         k = int(rng.integers(2, 6))
         ppl = rng.choice(np.flatnonzero(free), k, replace=False)
         free[ppl] = False
-        emp_firm.extend([f] * k)
+        emp_firm.extend([int(f)] * k)
         emp_person.extend(ppl)
     emp_person_a = np.array(emp_person)
     w.give_accounts(rng, emp_person_a)

@@ -227,7 +227,7 @@ class MisuseScenarios(GeneratorBase):
             proc,
             att_dev[att],
             w.mobile_ip(rng, n),
-            np.where(rng.random(n) < 0.7, att_phone[att], None),
+            np.where(rng.random(n) < 0.7, att_phone[att], None),  # type: ignore[call-overload]
             self.payer(proc, att_token[att], 0.6),
             _pick(rng, n, {"self": 0.6, "none": 0.4}),
         )

@@ -100,7 +100,7 @@ def contract_tables(
             "name": w.u_name,
             "level": np.where(w.u_province, "province", "commune"),
             "parent_unit_id": np.where(w.u_province, None, w.u_id[0]),
-            "office_networks": np.where(w.u_networks_known, w.u_cidr, None),
+            "office_networks": np.where(w.u_networks_known, w.u_cidr, None),  # type: ignore[call-overload]
             "online_target": np.char.mod("%.2f", w.u_target).astype(object),
         }
     )
@@ -127,7 +127,7 @@ def contract_tables(
             "birth_date": _day_str(a["p_birth_day"]),
             "sex": np.where(a["p_female"], "F", "M"),
             "province_code": a["p_prov"],
-            "household_id": np.where(
+            "household_id": np.where(  # type: ignore[call-overload]
                 a["p_hh_known"],
                 np.char.add("HGD", np.char.zfill(a["p_hh"].astype(str), 8)).astype(object),
                 None,
