@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _results import write_results
 
 TARGETS = {"train_s": 300.0, "score_s": 120.0, "peak_gb": 8.0}
 
@@ -126,16 +126,7 @@ def main() -> int:
             f"growth x{scale:.0f} dossiers: train x{b['train_s'] / a['train_s']:.1f}, "
             f"score x{b['score_review_s'] / a['score_review_s']:.1f}"
         )
-    result = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "targets": TARGETS,
-        "verdict": verdict,
-        "runs": rows,
-    }
-    path = Path(__file__).parent / "results" / "detect.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written: {path}")
+    write_results("detect", targets=TARGETS, verdict=verdict, runs=rows)
     return 0 if verdict != "MISSED" else 1
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _results import write_results
 
 TARGET_SECONDS_1M = 120.0
 
@@ -70,19 +69,7 @@ def main() -> int:
         verdict = "met" if big[0]["total_s"] <= TARGET_SECONDS_1M else "MISSED"
     print(f"target: 1,000,000 dossiers in <= {TARGET_SECONDS_1M:.0f}s: {verdict}")
     print("default proxy_type shares:", rows[-1]["proxy_type_share"])
-    result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "target_1m_seconds": TARGET_SECONDS_1M,
-        "verdict": verdict,
-        "runs": rows,
-    }
-    path = Path(__file__).parent / "results" / "simulate.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written: {path}")
+    write_results("simulate", target_1m_seconds=TARGET_SECONDS_1M, verdict=verdict, runs=rows)
     return 0 if verdict != "MISSED" else 1
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from detector.rules import DEFAULT_RULES_PATH
 from detector.scorer import Detector
 from features.definitions import feature_names
 from features.errors import DetectorError
@@ -83,12 +84,8 @@ def save(
         path = out / model_file(at)
         joblib.dump(det, path, compress=3)
         digests[at] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    rules_path = Path(next(iter(detectors.values())).rules_path or "") if detectors else None
-    from detector.rules import DEFAULT_RULES_PATH
-
-    rules_bytes = Path(
-        rules_path if rules_path and rules_path.name else DEFAULT_RULES_PATH
-    ).read_bytes()
+    first = next(iter(detectors.values()))
+    rules_bytes = Path(first.rules_path or DEFAULT_RULES_PATH).read_bytes()
     card = {
         "format_version": FORMAT_VERSION,
         "model_version": "-".join(digests[a] for a in sorted(digests)),

@@ -188,11 +188,6 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         n_cal = int(len(order) * self.calibration_share)
         fit_idx, cal_idx = order[: len(order) - n_cal], order[len(order) - n_cal :]
         self.feature_names_in_ = np.array(X.columns)
-        self.categories_ = {
-            c: list(X[c].cat.categories)
-            for c in X.columns
-            if isinstance(X[c].dtype, pd.CategoricalDtype)
-        }
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
         Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
@@ -205,7 +200,6 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         # out-of-sample risk on the calibration months: where thresholds and metrics are judged
         self.calibration_risk_ = self.calibrator_.predict_proba(features_cal)[:, 1]
         self.calibration_target_ = target
-        self.calibration_label_ = yl.iloc[cal_idx].to_numpy()
         # 3. optionally, trees on everything (the calibrator was fitted on the earlier trees)
         if self.refit:
             keep, w = self._sample(yl, rng)
@@ -213,7 +207,6 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             early = self._fit_trees(Xa, ya, wa, rng)
         self.trees_, self.misuse_types_, self.legit_types_ = early
         self.classes_ = np.array(PROXY_TYPES)
-        self.n_train_ = int(labelled.sum())
         return self
 
     def _augment(
