@@ -26,7 +26,7 @@ from features.ids import (
     owner_id_kind,
 )
 from features.names import normalise_name
-from features.normalise import normalise_column, normalise_table
+from features.normalise import normalise_column, normalise_dossier, normalise_table
 from features.quality import Finding, Issue, QualityReport, TableStatus
 from features.reader import Dataset, read_dataset, read_labels
 
@@ -56,6 +56,7 @@ __all__ = [
     "mask_value",
     "normalise_business_id",
     "normalise_column",
+    "normalise_dossier",
     "normalise_name",
     "normalise_owner_id",
     "normalise_person_id",

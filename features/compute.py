@@ -47,6 +47,15 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "attachment_kind": ATTACHMENT_KINDS,
 }
 STAFF_AT_DESK = ("one_stop_officer", "manager", "other")
+#: the data gap listed for every dossier when an optional table is absent, in this order
+ABSENT_TABLE_GAPS = (
+    ("people", "no_population_extract"),
+    ("relations", "no_relations_table"),
+    ("authorizations", "no_mandates_table"),
+    ("staff", "no_staff_registry"),
+    ("counter_visits", "no_desk_visits"),
+    ("units", "no_units_table"),
+)
 
 
 @dataclass
@@ -77,6 +86,41 @@ def _ip_ranges(units: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unit_id", "version", "lo", "hi"])
 
 
+#: office networks per IP version: first addresses (sorted), last addresses, units
+OfficeNetworks = dict[int, tuple[list[int], list[int], list[str]]]
+
+
+def office_networks(units: pd.DataFrame) -> OfficeNetworks:
+    """The units' office networks per IP version, sorted by first address (empty when none)."""
+    ranges = _ip_ranges(units)
+    if ranges.empty:
+        return {}
+    ranges = ranges.sort_values(["version", "lo"])
+    return {
+        v: (g["lo"].tolist(), g["hi"].tolist(), g["unit_id"].tolist())
+        for v, g in ranges.groupby("version")
+    }
+
+
+def networks_of(value: str, networks: OfficeNetworks) -> list[str] | None:
+    """The units whose office network holds the address ``value``; None when it is not an IP.
+
+    Notes
+    -----
+    Binary search over the sorted networks, then the 8 networks starting at or
+    before the address are checked, so nested networks up to 8 deep are all
+    found. Cost: O(log networks).
+    """
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    lo, hi, un = networks.get(addr.version, ([], [], []))
+    x = int(addr)
+    j = bisect.bisect_right(lo, x) - 1
+    return [un[k] for k in range(j, max(-1, j - 8), -1) if lo[k] <= x <= hi[k]]
+
+
 def ip_membership(
     ips: pd.Series, unit: pd.Series, units: pd.DataFrame
 ) -> tuple[pd.Series, pd.Series]:
@@ -87,32 +131,20 @@ def ip_membership(
 
     Notes
     -----
-    Each distinct address is parsed once and located by binary search over the
-    sorted networks (nested networks up to 8 deep are all found); the result
-    is joined back on (ip, unit). Cost: O(distinct IPs · log networks).
+    Each distinct address is parsed once and located by :func:`networks_of`;
+    the result is joined back on (ip, unit). Cost: O(distinct IPs · log networks).
     """
-    ranges = _ip_ranges(units)
+    networks = office_networks(units)
     nan = pd.Series(np.nan, index=ips.index)
-    if ranges.empty:
+    if not networks:
         return nan, nan
-    ranges = ranges.sort_values(["version", "lo"])
-    by_version = {
-        v: (g["lo"].tolist(), g["hi"].tolist(), g["unit_id"].tolist())
-        for v, g in ranges.groupby("version")
-    }
     parsed, pairs = set(), []
     for value in ips.dropna().unique():
-        try:
-            addr = ipaddress.ip_address(value)
-        except ValueError:
+        found = networks_of(value, networks)
+        if found is None:
             continue
         parsed.add(value)
-        lo, hi, un = by_version.get(addr.version, ([], [], []))
-        x = int(addr)
-        j = bisect.bisect_right(lo, x) - 1
-        for k in range(j, max(-1, j - 8), -1):
-            if lo[k] <= x <= hi[k]:
-                pairs.append((value, un[k]))
+        pairs += [(value, u) for u in found]
     hits = pd.DataFrame(pairs, columns=["ip", "unit_id"]).drop_duplicates()
     known_ip = ips.isin(parsed)
     anyhit = ips.isin(set(hits["ip"]))
@@ -121,7 +153,7 @@ def ip_membership(
         "index"
     )["hit"]
     unit_hit = pd.Series(joined.reindex(range(len(ips))).notna().to_numpy(), index=ips.index)
-    unit_known = unit.isin(set(ranges["unit_id"]))
+    unit_known = unit.isin({u for _, _, units_of in networks.values() for u in units_of})
     return _flag(unit_hit).where(known_ip & unit_known), _flag(anyhit).where(known_ip)
 
 
@@ -162,6 +194,47 @@ def desk_visit_today(d: pd.DataFrame, visits: pd.DataFrame, present: bool, at: s
         t = t + 86_400
     n = count_before(qk, t, ek, et)
     return _flag(pd.Series(n > 0, index=d.index)).where(d["owner_id"].notna())
+
+
+def event_frame(d: pd.DataFrame, links: pd.DataFrame, f: pd.DataFrame) -> pd.DataFrame:
+    """The dossiers as events for the history counters: their keys and the flags that select them.
+
+    Parameters
+    ----------
+    d : the normalised dossiers.
+    links : :func:`features.links.holder_links` of ``d``, on ``d``'s index.
+    f : per-dossier features on ``d``'s index (``ip_in_office_network`` is read).
+    """
+    local = d["submitted_at"].dt.tz_convert(LOCAL_TZ)
+    w = pd.DataFrame(
+        {
+            c: d[c]
+            for c in (
+                "account_id",
+                "device_id",
+                "ip",
+                "contact_phone",
+                "payer_token",
+                "owner_id",
+                "procedure_code",
+            )
+        }
+    )
+    has_acc = links["holder_id"].notna()
+    # a community digital team member helping people is no stranger to them (DOMAIN.md)
+    w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED | {"community_team"})
+    w["_unrelated"] = links["holder_relation"] == "none_known"
+    w["_holder_staff"] = links["holder_staff_role"].isin(STAFF_AT_DESK)
+    w["_holder_team"] = links["holder_staff_role"] == "community_digital_team"
+    w["_self"] = links["is_self"] == True  # noqa: E712
+    w["_office"] = f["ip_in_office_network"] == 1
+    w["_online"] = d["channel"] == "online"
+    w["_owner_deceased"] = links["owner_deceased"] == True  # noqa: E712
+    w["_account_device"] = (d["account_id"] + "|" + d["device_id"]).where(
+        d["account_id"].notna() & d["device_id"].notna()
+    )
+    w["_unit_month"] = d["unit_id"] + "|" + local.dt.strftime("%Y-%m")
+    return w
 
 
 def compute_features(
@@ -258,34 +331,8 @@ def compute_all(
         d, tables["counter_visits"], "counter_visits" in present, "submission"
     )
     # ------------------------------------------------------------ history counters
-    w = pd.DataFrame(
-        {
-            c: d[c]
-            for c in (
-                "account_id",
-                "device_id",
-                "ip",
-                "contact_phone",
-                "payer_token",
-                "owner_id",
-                "procedure_code",
-            )
-        }
-    )
+    w = event_frame(d, links, f)
     has_acc = links["holder_id"].notna()
-    # a community digital team member helping people is no stranger to them (DOMAIN.md)
-    w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED | {"community_team"})
-    w["_unrelated"] = links["holder_relation"] == "none_known"
-    w["_holder_staff"] = links["holder_staff_role"].isin(STAFF_AT_DESK)
-    w["_holder_team"] = links["holder_staff_role"] == "community_digital_team"
-    w["_self"] = links["is_self"] == True  # noqa: E712
-    w["_office"] = f["ip_in_office_network"] == 1
-    w["_online"] = d["channel"] == "online"
-    w["_owner_deceased"] = links["owner_deceased"] == True  # noqa: E712
-    w["_account_device"] = (d["account_id"] + "|" + d["device_id"]).where(
-        d["account_id"].notna() & d["device_id"].notna()
-    )
-    w["_unit_month"] = d["unit_id"] + "|" + local.dt.strftime("%Y-%m")
     t = seconds(d["submitted_at"])
     for counter in COUNTERS:
         f[counter.name] = compute_counter(w, counter, t)
@@ -376,14 +423,7 @@ def data_gaps(
         ),
         ("owner_id_missing", d["owner_id"].isna().to_numpy()),
     ]
-    for table, code in (
-        ("people", "no_population_extract"),
-        ("relations", "no_relations_table"),
-        ("authorizations", "no_mandates_table"),
-        ("staff", "no_staff_registry"),
-        ("counter_visits", "no_desk_visits"),
-        ("units", "no_units_table"),
-    ):
+    for table, code in ABSENT_TABLE_GAPS:
         if table not in present:
             checks.append((code, np.ones(len(d), bool)))
     # built column-wise: a code and ';' where the check holds, then the trailing ';' dropped

@@ -234,6 +234,27 @@ DERIVED: tuple[Feature, ...] = (
     ),
 )
 
+#: how DERIVED features are made: ratio = numerator / denominator (unknown when it is 0),
+#: difference = a - b; applied in this order, by the batch and the online path alike
+DERIVATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("dev_self_share", "ratio", "dev_self_prior", "dev_prior"),
+    ("dev_office_share", "ratio", "dev_office_prior", "dev_prior"),
+    ("unit_mtd_online_share", "ratio", "unit_month_online_prior", "unit_month_prior"),
+    ("unit_target_gap", "difference", "unit_target", "unit_mtd_online_share"),
+    ("proc_deceased_rate", "ratio", "proc_deceased_prior", "proc_prior"),
+)
+
+
+def derive(values: dict[str, float]) -> None:
+    """Add the DERIVED features to one dossier's values (the scalar twin of the batch's columns)."""
+    for name, how, a, b in DERIVATIONS:
+        x, y = values[a], values[b]
+        if how == "difference":
+            values[name] = x - y
+        else:  # NaN > 0 is False: an unknown denominator gives an unknown ratio
+            values[name] = x / y if y > 0 else float("nan")
+
+
 REVIEW: tuple[Feature, ...] = (
     _F(
         "accept_delay_min",

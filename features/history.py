@@ -1,0 +1,355 @@
+"""The history counters of :mod:`features.definitions`, one dossier at a time.
+
+The scoring API answers "what had this account, device, phone ... done
+*before* this dossier?" while the citizen waits. It keeps the same counters
+as the batch pipeline (:mod:`features.pit`), from the same declarations, in
+two parts:
+
+- :class:`FrozenHistory` — the data folder's dossiers, built once, vectorised,
+  as compact sorted arrays (per key: the event times; per key and other value:
+  the first time the pair was seen);
+- a live store (:mod:`features.stores`) — the dossiers scored since, in
+  memory for one process or in Redis when several workers share it.
+
+A counter's value is the frozen part plus the live part, with exactly the
+batch semantics: only events strictly before ``t`` count (``Last`` also sees
+an earlier tie, as the batch's stable sort does), a missing key gives NaN, an
+event whose key or other value is missing counts for nothing.
+
+Notes
+-----
+Frozen arrays are CSR-like: for a key code ``c`` its events are
+``times[offsets[c]:offsets[c + 1]]``, sorted, searched with :mod:`bisect`
+(``array('q')`` indexes as Python ints, so no NumPy call per lookup). Memory
+is 8 bytes per event and per first sighting, plus one dict entry per distinct
+key value.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from features.compute import event_frame, ip_membership
+from features.definitions import COUNTERS
+from features.links import holder_links
+from features.pit import Count, Counter, Distinct, Last, NewDistinct, seconds
+
+NAN = math.nan
+#: an open lower bound (earlier than any timestamp)
+NEVER = -(2**62)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Events of one key column, optionally only those where a flag holds."""
+
+    key: str
+    where: str | None
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """First sightings of (key, other) pairs, optionally only where a flag holds."""
+
+    key: str
+    other: str
+    where: str | None
+
+
+def plan(counters: tuple[Counter, ...] = COUNTERS) -> tuple[list[Stream], list[Pairs]]:
+    """The distinct event streams and pair sets the counters read (shared where they coincide)."""
+    streams: list[Stream] = []
+    pairs: list[Pairs] = []
+    for c in counters:
+        if isinstance(c, Count):
+            s = Stream(c.key, c.where)
+        elif isinstance(c, Last):
+            s = Stream(c.key, None)
+        else:
+            p = Pairs(c.key, c.other, c.where)
+            if p not in pairs:
+                pairs.append(p)
+            continue
+        if s not in streams:
+            streams.append(s)
+    return streams, pairs
+
+
+def _vocab(values: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), dict(zip(uniques.tolist(), range(len(uniques)), strict=True))
+
+
+def _csr(codes: np.ndarray, t: np.ndarray, n: int) -> tuple[array, array]:
+    order = np.lexsort((t, codes))
+    offsets = np.searchsorted(codes[order], np.arange(n + 1), "left")
+    return array("q", offsets.tolist()), array("q", t[order].tolist())
+
+
+@dataclass
+class _FrozenPairs:
+    offsets: array  # per key code: its pairs' slice
+    others: array  # other codes, sorted within each key (membership)
+    first_by_other: array  # first sighting of each (key, other), aligned with ``others``
+    firsts: array  # the same first sightings, sorted within each key (counting)
+
+
+class FrozenHistory:
+    """The counters' events from a fixed history (the data folder), in compact sorted arrays.
+
+    Parameters
+    ----------
+    events : one row per history dossier with the key and other columns the
+        counters read and their boolean ``where`` flags (``compute.event_frame``).
+    t : the rows' submission times, int64 seconds since the epoch.
+    counters : the counter declarations (default: :data:`COUNTERS`).
+    """
+
+    def __init__(
+        self, events: pd.DataFrame, t: np.ndarray, counters: tuple[Counter, ...] = COUNTERS
+    ) -> None:
+        self.counters = counters
+        self.streams, self.pairs = plan(counters)
+        columns = {s.key for s in self.streams} | {p.key for p in self.pairs}
+        columns |= {p.other for p in self.pairs}
+        codes: dict[str, np.ndarray] = {}
+        self.vocab: dict[str, dict[str, int]] = {}
+        for col in sorted(columns):
+            codes[col], self.vocab[col] = _vocab(events[col])
+        t = np.asarray(t, np.int64)
+        self.n_events = len(t)
+        self._streams: list[tuple[array, array]] = []
+        for s in self.streams:
+            sel = codes[s.key] >= 0
+            if s.where is not None:
+                sel &= events[s.where].fillna(False).to_numpy(bool)
+            self._streams.append(_csr(codes[s.key][sel], t[sel], len(self.vocab[s.key])))
+        self._pairs: list[_FrozenPairs] = []
+        for p in self.pairs:
+            self._pairs.append(self._build_pairs(p, events, codes, t))
+
+    def _build_pairs(
+        self, p: Pairs, events: pd.DataFrame, codes: dict[str, np.ndarray], t: np.ndarray
+    ) -> _FrozenPairs:
+        k, o = codes[p.key], codes[p.other]
+        sel = (k >= 0) & (o >= 0)
+        if p.where is not None:
+            sel &= events[p.where].fillna(False).to_numpy(bool)
+        firsts = (
+            pd.DataFrame({"k": k[sel], "o": o[sel], "t": t[sel]})
+            .groupby(["k", "o"], sort=True)["t"]
+            .min()
+            .reset_index()
+        )
+        kk, oo, tt = (firsts[c].to_numpy(np.int64) for c in ("k", "o", "t"))
+        n = len(self.vocab[p.key])
+        offsets = np.searchsorted(kk, np.arange(n + 1), "left")
+        by_time = np.lexsort((tt, kk))
+        return _FrozenPairs(
+            offsets=array("q", offsets.tolist()),
+            others=array("q", oo.tolist()),
+            first_by_other=array("q", tt.tolist()),
+            firsts=array("q", tt[by_time].tolist()),
+        )
+
+    # ------------------------------------------------------------------ queries
+    def count(self, stream: int, key: str, lo: int, hi: int) -> int:
+        """Events of the stream with this key in ``[lo, hi)``."""
+        c = self.vocab[self.streams[stream].key].get(key)
+        if c is None:
+            return 0
+        offsets, times = self._streams[stream]
+        s, e = offsets[c], offsets[c + 1]
+        return bisect.bisect_left(times, hi, s, e) - bisect.bisect_left(times, lo, s, e)
+
+    def last(self, stream: int, key: str, t: int, strict: bool = False) -> int | None:
+        """The latest event time of the key at or before ``t`` (before it when ``strict``)."""
+        c = self.vocab[self.streams[stream].key].get(key)
+        if c is None:
+            return None
+        offsets, times = self._streams[stream]
+        s, e = offsets[c], offsets[c + 1]
+        j = (bisect.bisect_left if strict else bisect.bisect_right)(times, t, s, e)
+        return times[j - 1] if j > s else None
+
+    def first_count(self, pairs: int, key: str, lo: int, hi: int) -> int:
+        """Pairs of the key first seen in ``[lo, hi)``."""
+        c = self.vocab[self.pairs[pairs].key].get(key)
+        if c is None:
+            return 0
+        fp = self._pairs[pairs]
+        s, e = fp.offsets[c], fp.offsets[c + 1]
+        return bisect.bisect_left(fp.firsts, hi, s, e) - bisect.bisect_left(fp.firsts, lo, s, e)
+
+    def first_seen(self, pairs: int, key: str, other: str) -> int | None:
+        """When the history first saw the pair (None when it never did)."""
+        p = self.pairs[pairs]
+        c = self.vocab[p.key].get(key)
+        o = self.vocab[p.other].get(other)
+        if c is None or o is None:
+            return None
+        fp = self._pairs[pairs]
+        s, e = fp.offsets[c], fp.offsets[c + 1]
+        j = bisect.bisect_left(fp.others, o, s, e)
+        return fp.first_by_other[j] if j < e and fp.others[j] == o else None
+
+
+def history_events(
+    tables: dict[str, pd.DataFrame], present: frozenset[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The data folder's dossiers as counter events (keys and flags, as the batch makes them).
+
+    Returns the event frame (:func:`features.compute.event_frame`) and the
+    submission times in int64 seconds, for :class:`FrozenHistory`.
+    """
+    d = tables["dossiers"]
+    links = holder_links(tables, present)
+    f = pd.DataFrame(index=d.index)
+    _, f["ip_in_office_network"] = ip_membership(d["ip"], d["unit_id"], tables["units"])
+    return event_frame(d, links, f), seconds(d["submitted_at"])
+
+
+# ---------------------------------------------------------------------- live part
+@dataclass
+class Query:
+    """What one dossier asks the live store, built by :meth:`OnlineCounters.queries`."""
+
+    counts: list[tuple[int, str, int, int]] = field(default_factory=list)  # stream, key, lo, hi
+    lasts: list[tuple[int, str, int]] = field(default_factory=list)  # stream, key, t
+    firsts: list[tuple[int, str, int, int]] = field(default_factory=list)  # pairs, key, lo, hi
+
+
+@dataclass
+class Update:
+    """What one scored dossier adds to the live store."""
+
+    dossier_id: str
+    t: int
+    events: list[tuple[int, str]] = field(default_factory=list)  # stream, key
+    sightings: list[tuple[int, str, str]] = field(default_factory=list)  # pairs, key, other
+
+
+class LiveStore(Protocol):
+    """The dossiers scored since start-up: answers a :class:`Query`, takes an :class:`Update`.
+
+    Implementations: :class:`features.stores.MemoryStore` (one process) and
+    :class:`features.stores.RedisStore` (shared by workers and hosts).
+    """
+
+    def answer(self, q: Query) -> tuple[list[int], list[int | None], list[int]]:
+        """Counts, last times (None = none) and first-sighting counts, in the query's order."""
+        ...
+
+    def add(self, u: Update) -> None:
+        """Record a dossier's events; adding the same dossier twice changes nothing."""
+        ...
+
+    def size(self) -> int:
+        """How many dossiers the store holds."""
+        ...
+
+
+class OnlineCounters:
+    """Every history counter of one dossier: the frozen history plus the live store.
+
+    Parameters
+    ----------
+    frozen : the data folder's history.
+    live : the store of dossiers scored since.
+    """
+
+    def __init__(self, frozen: FrozenHistory, live: LiveStore) -> None:
+        self.frozen = frozen
+        self.live = live
+        self.counters = frozen.counters
+        self.streams, self.pairs = frozen.streams, frozen.pairs
+        s_idx = {s: i for i, s in enumerate(self.streams)}
+        p_idx = {p: i for i, p in enumerate(self.pairs)}
+        # per counter: (kind, index into streams/pairs, key column, window)
+        self._plan: list[tuple[str, int, str, int | None]] = []
+        for c in self.counters:
+            if isinstance(c, Count):
+                self._plan.append(("count", s_idx[Stream(c.key, c.where)], c.key, c.window))
+            elif isinstance(c, Last):
+                self._plan.append(("last", s_idx[Stream(c.key, None)], c.key, None))
+            else:
+                window = c.window if isinstance(c, NewDistinct) else None
+                assert isinstance(c, Distinct | NewDistinct)
+                self._plan.append(("first", p_idx[Pairs(c.key, c.other, c.where)], c.key, window))
+
+    def queries(self, event: Mapping[str, object], t: int) -> Query:
+        """The live store's part of the counters for an event at ``t``."""
+        q = Query()
+        for kind, i, key_col, window in self._plan:
+            key = event.get(key_col)
+            if not isinstance(key, str):
+                continue
+            lo = NEVER if window is None else t - window
+            if kind == "count":
+                q.counts.append((i, key, lo, t))
+            elif kind == "last":
+                q.lasts.append((i, key, t))
+            else:
+                q.firsts.append((i, key, lo, t))
+        return q
+
+    def values(
+        self, event: Mapping[str, object], t: int, in_history: bool = False
+    ) -> dict[str, float]:
+        """Every counter's value for an event (a dossier's keys, others and flags) at ``t``.
+
+        ``event`` maps the key and other columns to a string (anything else is
+        missing) and the ``where`` flags to booleans. Only events strictly before
+        ``t`` count, as in batch. ``in_history``: the dossier is itself one of
+        the frozen events (sent again), so its own event is not its previous one.
+        """
+        counts, lasts, firsts = self.live.answer(self.queries(event, t))
+        ci = li = fi = 0
+        out: dict[str, float] = {}
+        fz = self.frozen
+        for c, (kind, i, key_col, window) in zip(self.counters, self._plan, strict=True):
+            key = event.get(key_col)
+            if not isinstance(key, str):
+                out[c.name] = NAN
+                continue
+            lo = NEVER if window is None else t - window
+            if kind == "count":
+                out[c.name] = float(fz.count(i, key, lo, t) + counts[ci])
+                ci += 1
+            elif kind == "last":
+                prev = [x for x in (fz.last(i, key, t, in_history), lasts[li]) if x is not None]
+                out[c.name] = float(t - max(prev)) if prev else NAN
+                li += 1
+            else:
+                out[c.name] = float(fz.first_count(i, key, lo, t) + firsts[fi])
+                fi += 1
+        return out
+
+    def update(self, dossier_id: str, event: Mapping[str, object], t: int) -> Update:
+        """The live store's additions for a scored dossier (call ``live.add`` with it).
+
+        A pair the history already saw is not added again: its first sighting
+        is the history's (dossiers reach the API after the history they extend).
+        """
+        u = Update(dossier_id=dossier_id, t=t)
+        for i, s in enumerate(self.streams):
+            key = event.get(s.key)
+            if isinstance(key, str) and (s.where is None or event.get(s.where) is True):
+                u.events.append((i, key))
+        for i, p in enumerate(self.pairs):
+            key, other = event.get(p.key), event.get(p.other)
+            if not isinstance(key, str) or not isinstance(other, str):
+                continue
+            if p.where is not None and event.get(p.where) is not True:
+                continue
+            if self.frozen.first_seen(i, key, other) is None:
+                u.sightings.append((i, key, other))
+        return u
