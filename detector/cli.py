@@ -211,10 +211,6 @@ def _print_report(report: object, lang: str) -> None:
     )
 
 
-class _NotYet(DetectorError):
-    exit_code = 1
-
-
 def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
     task = bar.add_task("starting", total=total)
 
@@ -481,12 +477,6 @@ def evaluate(
     if behind:
         console.print(f"detector not ahead of the best baseline on: {', '.join(behind)}")
     console.print(f"evaluation written to {out}/ ({', '.join(p.name for p in paths)})")
-
-
-@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def serve(ctx: typer.Context) -> None:
-    """Serve the scoring API: --data DATA_DIR --model MODEL_DIR (coming soon)."""
-    raise _NotYet("`detector serve` is not available in this version yet (planned in issue #4)")
 
 
 def _fail(message: str, code: int) -> NoReturn:

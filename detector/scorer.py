@@ -13,11 +13,14 @@ are listed apart and never raise the score (see :mod:`detector.model`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from detector._rule_tree import is_missing_value
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
@@ -45,6 +48,36 @@ DECLARED_TYPE = {
     "authorized": "authorized",
     "legal_rep": "authorized",
 }
+
+
+def model_reason_features(
+    contrib: np.ndarray, values: Sequence[object], features: Sequence[str], rules_fired: bool
+) -> list[str]:
+    """The features the model's explanation names for one flagged dossier, strongest first.
+
+    Parameters
+    ----------
+    contrib : per feature, how much the risk drops when it takes its typical value.
+    values : the dossier's values of ``features``.
+    features : the explanation candidates (``Detector.explain_features_``).
+    rules_fired : whether a misuse rule already explains the flag.
+
+    Notes
+    -----
+    At most ``EXPLAIN_TOP`` features that lower the risk by ``MIN_CONTRIBUTION``
+    or more; a missing or "unknown" value is a data gap, never a reason. A flag
+    always comes with a reason: when no rule fired and no feature qualifies,
+    the strongest one that lowers the risk at all is named. Shared by
+    :meth:`Detector.score_frame` and :mod:`detector.fastscore`.
+    """
+    known = [not is_missing_value(v) and v != "unknown" for v in values]
+    ranked = np.argsort(-contrib)
+    order = [j for j in ranked if known[j] and contrib[j] >= MIN_CONTRIBUTION]
+    names = [features[j] for j in order[:EXPLAIN_TOP]]
+    if not rules_fired and not names:
+        weaker = [j for j in ranked if known[j] and contrib[j] > 0]
+        names = [features[j] for j in weaker[:1]]
+    return names
 
 
 def usable_rules(rules: list[Rule], columns: pd.Index) -> list[Rule]:
@@ -213,14 +246,9 @@ class Detector(BaseEstimator):
             fired.sort(key=lambda r: r.proxy_type != shown_type)
             # a missing value is a data gap, never a reason
             values = [Xf.iat[k, Xf.columns.get_loc(f)] for f in self.explain_features_]
-            known = [pd.notna(v) and v != "unknown" for v in values]
-            order = [
-                j for j in np.argsort(-contrib[k]) if known[j] and contrib[k, j] >= MIN_CONTRIBUTION
-            ]
-            model_feats = [self.explain_features_[j] for j in order[:EXPLAIN_TOP]]
-            if not fired and not model_feats:  # a flag always comes with a reason
-                weaker = [j for j in np.argsort(-contrib[k]) if known[j] and contrib[k, j] > 0]
-                model_feats = [self.explain_features_[j] for j in weaker[:1]]
+            model_feats = model_reason_features(
+                contrib[k], values, self.explain_features_, rules_fired=bool(fired)
+            )
             if not fired and not model_feats:
                 codes.iat[i], vi.iat[i], en.iat[i] = PATTERN_REASON
                 continue

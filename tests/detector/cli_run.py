@@ -10,9 +10,9 @@ from pathlib import Path
 def run_cli(
     *args: str | Path, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m detector.cli ARGS``; whatever happens, the user never sees a traceback."""
+    """``python -m service.cli ARGS`` (the ``detector`` console script); whatever happens, the user never sees a traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "detector.cli", *map(str, args)],
+        [sys.executable, "-m", "service.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from cli_run import run_cli as run
 
 from detector.batch import score_dataset
@@ -22,29 +21,6 @@ REPORT_COLUMNS = [
     "estimated_genuine_online_share",
     "suspected_officer_proxy",
 ]
-
-
-@pytest.fixture(scope="module")
-def partial_labels(province_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Labels for the first four of six months only, as the contract allows."""
-    d = pd.read_csv(
-        province_dir / "data" / "dossiers.csv", dtype=str, usecols=["dossier_id", "submitted_at"]
-    )
-    early = d[d["submitted_at"].str[:7] <= "2025-10"]["dossier_id"]
-    labels = pd.read_csv(province_dir / "labels.csv", dtype=str)
-    path = tmp_path_factory.mktemp("labels") / "labels.csv"
-    labels[labels["dossier_id"].isin(early)].to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def model_dir(
-    province_dir: Path, partial_labels: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    out = tmp_path_factory.mktemp("model")
-    proc = run("train", province_dir / "data", "--labels", partial_labels, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    return out
 
 
 def test_train_writes_both_moments_and_a_card(model_dir: Path) -> None:

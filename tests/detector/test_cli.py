@@ -80,13 +80,6 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], expected: str, tmp_pa
     assert expected in one_line_error(proc)
 
 
-@pytest.mark.parametrize("command", ["serve"])
-def test_reserved_commands_exist_and_say_they_are_not_ready(command: str) -> None:
-    proc = run(command, "DATA", "--model", "M")
-    assert proc.returncode == 1
-    assert "not available" in one_line_error(proc)
-
-
 # ----------------------------------------------------------------- validate
 def test_validate_reports_the_simulated_dirt(
     province_dir: Path, province: Province, tmp_path: Path
