@@ -1,0 +1,220 @@
+"""The scoring engine behind the routes: online scorer, live store and durable log together.
+
+One dossier's path (:meth:`Engine.score`): score it against the history
+(read-only), write it and its answer to the durable log and commit, add it to
+the live history, answer. A dossier already in the log gets its recorded
+answer back and is not counted again. Anything that goes wrong inside
+scoring answers ``status: unscored`` so the portal proceeds; the failure is
+counted and logged without personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from detector.online import OnlineScorer, Unscorable, answer_json, dossier_record, epoch_seconds
+from features.history import LiveStore
+from features.stores import MemoryStore, RedisStore
+from service import metrics
+from service.log import ScoringLog, make_engine
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "Unscorable", "data_fingerprint"]
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """A short digest of the data folder's contents (names, sizes and the dossiers' bytes).
+
+    Workers and hosts reading the same folder get the same digest, so they
+    share one Redis namespace; a refreshed folder gets a new one.
+    """
+    h = hashlib.sha256()
+    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
+        h.update(f"{path.name}:{path.stat().st_size};".encode())
+        if path.stem == "dossiers":
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+class Engine:
+    """Loads and holds everything a request needs; swaps it whole on reload.
+
+    Parameters
+    ----------
+    settings : the service settings (data and model folders must be set).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.data_dir is None or settings.model_dir is None:
+            raise ValueError("the data folder and the model folder must be given")
+        self.settings = settings
+        self.model_dir = Path(settings.model_dir)
+        self.log_store = ScoringLog(make_engine(settings.database()))
+        self.scorer: OnlineScorer | None = None
+        self._store_name = settings.store
+        self._redis: Any = None
+
+    # ------------------------------------------------------------------ loading
+    def _live_store(self, data_dir: Path) -> LiveStore:
+        if self.settings.store == "memory":
+            return MemoryStore()
+        import redis
+
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+            self._redis.ping()
+        return RedisStore(
+            self._redis,
+            f"{self.settings.redis_prefix}:{data_fingerprint(data_dir)}",
+            self.settings.secret(),
+        )
+
+    def _build(self, model_dir: Path, keep: OnlineScorer | None = None) -> tuple[OnlineScorer, int]:
+        data_dir = Path(self.settings.data_dir)  # type: ignore[arg-type]
+        scorer = OnlineScorer(data_dir, model_dir, self._live_store(data_dir), model_from=keep)
+        last = self._replay(scorer, 0)
+        return scorer, last
+
+    def _replay(self, scorer: OnlineScorer, after: int) -> int:
+        """Add the log's dossiers after ``after`` to the scorer's live history; the last seq."""
+        last = after
+        for seq, dossier in self.log_store.entries(after):
+            try:
+                scorer.replay(dossier)
+            except Exception:  # one bad entry must not stop a restart
+                log.exception("log entry %d could not be replayed; skipped", seq)
+            last = seq
+        return last
+
+    def start(self) -> None:
+        """Load the model, the data folder and the log (blocking; call once at start-up)."""
+        started = time.perf_counter()
+        self.scorer, last = self._build(self.model_dir)
+        self._publish_sizes()
+        log.info(
+            "engine ready in %.1f s (log replayed up to entry %d)",
+            time.perf_counter() - started,
+            last,
+        )
+
+    def prepare_reload(self, model: bool) -> tuple[OnlineScorer, int, float]:
+        """Build the new engine aside (blocking; run it in a thread while requests go on).
+
+        Returns the new scorer, the last log entry it holds and when the reload began.
+        """
+        started = time.perf_counter()
+        if not model:  # the data only: keep the model in use, even if its folder changed
+            scorer, last = self._build(self.model_dir, keep=self.scorer)
+        else:
+            scorer, last = self._build(self.model_dir)
+        return scorer, last, started
+
+    def finish_reload(self, scorer: OnlineScorer, last: int, started: float) -> dict[str, Any]:
+        """Catch the new history up with the log, then swap (call it on the event loop).
+
+        Requests are served on the same loop, so no dossier is logged between
+        the catch-up and the swap: none is missed.
+        """
+        self._replay(scorer, last)
+        self.scorer, self.model_dir = scorer, Path(scorer.model_dir)
+        self._publish_sizes()
+        return {
+            "status": "reloaded",
+            "model_version": scorer.model_version,
+            "history_dossiers": scorer.history_size,
+            "live_dossiers": scorer.live.size(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    def _publish_sizes(self) -> None:
+        if self.scorer is not None:
+            metrics.HISTORY.labels("data_folder").set(self.scorer.history_size)
+            metrics.HISTORY.labels("live").set(self.scorer.live.size())
+
+    @property
+    def ready(self) -> bool:
+        return self.scorer is not None
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Score one dossier (see module docstring); raises :class:`Unscorable` for a 422."""
+        scorer = self.scorer
+        if scorer is None:
+            return self._unscored(raw, "starting", "the scoring service is still loading")
+        try:
+            scored = scorer.score(raw)
+        except Unscorable:
+            raise
+        except Exception as exc:  # never in the portal's way: answer, count, log (no personal data)
+            # the exception's message may quote a value: log its type and where, never its text
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error(
+                "scoring failed (%s at %s:%d) for dossier %s",
+                type(exc).__name__,
+                Path(where.filename).name,
+                where.lineno or 0,
+                _ref(raw),
+            )
+            return self._unscored(raw, "internal_error", "scoring failed; proceed without a score")
+        answer = answer_json(scored, scorer.model_version, scorer.threshold)
+        ts = scored.dossier["submitted_at"]
+        try:
+            fresh = self.log_store.record(
+                scored.dossier_id,
+                epoch_seconds(ts),  # type: ignore[arg-type]
+                scored.update is None,
+                dossier_record(scored.dossier),
+                answer,
+                scorer.model_version,
+            )
+        except Exception as exc:
+            log.error(
+                "durable log unavailable (%s); dossier %s unscored", type(exc).__name__, _ref(raw)
+            )
+            return self._unscored(raw, "log_unavailable", "the durable log is unavailable")
+        if not fresh:
+            metrics.REPEATS.inc()
+            recorded = self.log_store.answer(scored.dossier_id)
+            return {**(recorded or answer), "repeat": True}
+        try:
+            scorer.add(scored)
+        except Exception as exc:  # logged already: the next restart puts it in the history
+            log.error("live store update failed (%s) for dossier %s", type(exc).__name__, _ref(raw))
+        metrics.SCORED.labels(str(scored.dossier.get("channel"))).inc()
+        if answer["flagged"]:
+            metrics.FLAGS.labels(answer["proxy_type"]).inc()
+        return answer
+
+    def _unscored(self, raw: dict[str, Any], code: str, message: str) -> dict[str, Any]:
+        metrics.UNSCORED.labels(code).inc()
+        return {
+            "dossier_id": str(raw.get("dossier_id", "")),
+            "status": "unscored",
+            "reason": message,
+            "model_version": self.scorer.model_version if self.scorer else None,
+        }
+
+    def readiness(self) -> dict[str, Any]:
+        scorer = self.scorer
+        return {
+            "status": "ready" if scorer else "loading",
+            "model_version": scorer.model_version if scorer else None,
+            "history_dossiers": scorer.history_size if scorer else 0,
+            "live_dossiers": scorer.live.size() if scorer else 0,
+            "store": self._store_name,
+            "log": self.log_store.engine.dialect.name,
+        }
+
+
+def _ref(raw: dict[str, Any]) -> str:
+    """The dossier ID for logs (an opaque reference, not personal data), printable and short."""
+    return "".join(c for c in str(raw.get("dossier_id", ""))[:64] if c.isprintable()) or "-"

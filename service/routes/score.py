@@ -1,0 +1,80 @@
+"""``POST /v1/score`` and ``POST /v1/score/batch``: scores at submission time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from service.deps import EngineDep, Scorer
+from service.engine import Engine, Unscorable
+from service.schemas import BatchIn, BatchOut, DossierIn, ErrorOut, ScoreOut
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no or unknown API key"},
+    403: {"model": ErrorOut, "description": "the key's role may not score"},
+    413: {"model": ErrorOut, "description": "request body too large"},
+}
+
+
+def unscorable_error(exc: Unscorable, prefix: tuple[str | int, ...] = ("body",)) -> dict[str, Any]:
+    return {"loc": [*prefix, exc.field], "msg": str(exc), "type": "value_error"}
+
+
+def _score(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    return engine.score(body)
+
+
+@router.post(
+    "/score",
+    response_model=ScoreOut,
+    response_model_exclude_none=False,
+    summary="Score one dossier at submission time",
+    responses=_ERRORS,
+)
+async def score(dossier: DossierIn, engine: EngineDep, _: Scorer) -> Any:
+    """Risk, predicted proxy_type, flag and reasons for one dossier.
+
+    The dossier joins the history. Sent again (same ``dossier_id``), it gets the
+    same answer and is not counted twice. If scoring fails inside, the answer
+    is ``status: unscored`` with a reason, so the portal proceeds.
+    """
+    try:
+        return _score(engine, dossier.model_dump())
+    except Unscorable as exc:
+        return JSONResponse(status_code=422, content={"detail": [unscorable_error(exc)]})
+
+
+@router.post(
+    "/score/batch",
+    response_model=BatchOut,
+    summary="Score up to 1,000 dossiers, answered in order",
+    responses=_ERRORS,
+)
+async def score_batch(batch: BatchIn, engine: EngineDep, _: Scorer) -> dict[str, Any]:
+    """Each dossier is answered in its place; an unusable one is ``invalid`` with field errors."""
+    results: list[dict[str, Any]] = []
+    for i, item in enumerate(batch.dossiers):
+        if i and i % 50 == 0:
+            await asyncio.sleep(0)  # let single-dossier requests through a long batch
+        try:
+            dossier = DossierIn.model_validate(item)
+            answer = _score(engine, dossier.model_dump())
+        except ValidationError as exc:
+            errors = [
+                {"loc": ["dossiers", i, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_input=False)
+            ]
+            results.append({"index": i, "status": "invalid", "errors": errors})
+            continue
+        except Unscorable as exc:
+            errors = [unscorable_error(exc, ("dossiers", i))]
+            results.append({"index": i, "status": "invalid", "errors": errors})
+            continue
+        results.append({"index": i, "status": answer["status"], "answer": answer})
+    return {"results": results}

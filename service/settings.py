@@ -1,0 +1,69 @@
+"""The service's settings, from environment variables (one pydantic-settings class).
+
+Every variable starts with ``DETECTOR_`` except ``DATABASE_URL``. ``detector
+serve`` fills the data and model folders from its options.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"", "change-me", "changeme", "secret", "test", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Configuration of the scoring API (see README, "Scoring API")."""
+
+    model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path | None = None
+    model_dir: Path | None = None
+    state_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "DETECTOR_DATABASE_URL")
+    )
+    #: the live history store: "memory" (one process) or "redis" (shared by workers and hosts)
+    store: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: first part of every Redis key (the second is the data folder's fingerprint)
+    redis_prefix: str = "detector"
+    #: key of the hash that pseudonymises IDs and phones in Redis
+    state_secret: str = ""
+    #: comma-separated key:role pairs (roles: portal, admin); or a file of one pair per line
+    api_keys: str = ""
+    api_keys_file: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("data_dir", "model_dir", "api_keys_file", "database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        """An empty variable (``DATABASE_URL=``) means unset, not the current folder."""
+        return None if isinstance(v, str) and not v.strip() else v
+
+    def database(self) -> str:
+        """The log's database URL: ``DATABASE_URL``, else a SQLite file in the state folder."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):  # the psycopg 3 driver
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.state_dir / 'detector.db').resolve()}"
+
+    def secret(self) -> bytes:
+        """The pseudonymisation key; refuses a placeholder outside development."""
+        if self.state_secret.strip().lower() in PLACEHOLDERS:
+            if self.env == "production":
+                raise ValueError(
+                    "DETECTOR_STATE_SECRET is missing or a placeholder; set a long random value "
+                    "(it keys the hash that pseudonymises IDs and phones in Redis)"
+                )
+            return b"development only: not a secret"
+        return self.state_secret.encode()

@@ -1,0 +1,39 @@
+"""The durable log on SQLite and on PostgreSQL (when reachable): append, repeat, read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.log import ScoringLog, make_engine
+
+
+@pytest.fixture
+def scoring_log(database_url: str | None, tmp_path: Path) -> ScoringLog:
+    url = database_url or f"sqlite:///{tmp_path / 'log.db'}"
+    return ScoringLog(make_engine(url))
+
+
+def test_a_dossier_is_recorded_once_and_its_answer_kept(scoring_log: ScoringLog) -> None:
+    answer = {"dossier_id": "D1", "risk_score": 0.25, "reasons": [{"code": "R101"}]}
+    dossier = {"dossier_id": "D1", "owner_name": "Nguyễn Văn Á"}
+    assert scoring_log.record("D1", 1_700_000_000, False, dossier, answer, "v1") is True
+    # sent again, even with another answer: the first is the one kept
+    assert scoring_log.record("D1", 1_700_000_000, False, dossier, {"x": 1}, "v1") is False
+    assert scoring_log.answer("D1") == answer
+    assert scoring_log.answer("D2") is None
+    assert scoring_log.count() == 1
+
+
+def test_entries_come_back_in_log_order_without_history_dossiers(scoring_log: ScoringLog) -> None:
+    for i, in_history in enumerate([False, True, False, False]):
+        scoring_log.record(
+            f"D{i}", 1_700_000_000 - i, in_history, {"dossier_id": f"D{i}"}, {}, "v1"
+        )
+    got = list(scoring_log.entries(batch=2))
+    assert [d["dossier_id"] for _, d in got] == ["D0", "D2", "D3"]  # D1 was already in the folder
+    seqs = [s for s, _ in got]
+    assert seqs == sorted(seqs)
+    assert [d["dossier_id"] for _, d in scoring_log.entries(after=seqs[0])] == ["D2", "D3"]
+    assert scoring_log.last_seq() == max(seqs)
