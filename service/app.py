@@ -119,6 +119,23 @@ class Measure:
             metrics.REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
 
 
+async def _follow_reloads(engine: Engine, every: float = 2.0) -> None:
+    """With a shared (Redis) history, reload when another worker announced a reload."""
+    if engine.settings.store != "redis":
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            model = await asyncio.to_thread(engine.reload_wanted)
+            if model is None:
+                continue
+            log.info("reload announced by another worker (model: %s)", model)
+            scorer, last, started = await asyncio.to_thread(engine.prepare_reload, model)
+            engine.finish_reload(scorer, last, started)
+        except Exception as exc:  # keep serving with what is loaded; try again next time
+            log.error("following a reload failed (%s); still serving the loaded state", exc)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """The application. ``engine`` may be given ready (tests); else it loads at start-up.
 
@@ -141,7 +158,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             eng = Engine(settings)
             app.state.engine = eng
             await asyncio.to_thread(eng.start)
+        watcher = asyncio.create_task(_follow_reloads(app.state.engine))
         yield
+        watcher.cancel()
 
     app = FastAPI(
         title="Detector scoring API",

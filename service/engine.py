@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import traceback
 from pathlib import Path
@@ -62,6 +63,9 @@ class Engine:
         self.scorer: OnlineScorer | None = None
         self._store_name = settings.store
         self._redis: Any = None
+        #: reloads announced to every worker through Redis (see :meth:`reload_wanted`)
+        self.generation = 0
+        self.reloads = 0
 
     # ------------------------------------------------------------------ loading
     def _live_store(self, data_dir: Path) -> LiveStore:
@@ -99,6 +103,8 @@ class Engine:
         """Load the model, the data folder and the log (blocking; call once at start-up)."""
         started = time.perf_counter()
         self.scorer, last = self._build(self.model_dir)
+        if self._redis is not None:  # reloads announced before we started are already done
+            self.generation = int(self._redis.hget(self._reload_key, "generation") or 0)
         self._publish_sizes()
         log.info(
             "engine ready in %.1f s (log replayed up to entry %d)",
@@ -126,6 +132,7 @@ class Engine:
         """
         self._replay(scorer, last)
         self.scorer, self.model_dir = scorer, Path(scorer.model_dir)
+        self.reloads += 1
         self._publish_sizes()
         return {
             "status": "reloaded",
@@ -134,6 +141,31 @@ class Engine:
             "live_dossiers": scorer.live.size(),
             "seconds": round(time.perf_counter() - started, 3),
         }
+
+    # ------------------------------------------------------------------ several workers
+    @property
+    def _reload_key(self) -> str:
+        return f"{self.settings.redis_prefix}:reload"
+
+    def announce_reload(self, model: bool) -> None:
+        """Tell the other workers (and hosts) sharing the Redis history to reload too."""
+        if self._redis is None:
+            return
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(self._reload_key, "generation", 1)
+        pipe.hset(self._reload_key, "model", int(model))
+        self.generation = int(pipe.execute()[0])
+
+    def reload_wanted(self) -> bool | None:
+        """None when no reload was announced since ours; else whether the model is to reload too."""
+        if self._redis is None:
+            return None
+        state = self._redis.hgetall(self._reload_key)
+        generation = int(state.get(b"generation", 0))
+        if generation <= self.generation:
+            return None
+        self.generation = generation
+        return state.get(b"model") == b"1"
 
     def _publish_sizes(self) -> None:
         if self.scorer is not None:
@@ -212,6 +244,8 @@ class Engine:
             "live_dossiers": scorer.live.size() if scorer else 0,
             "store": self._store_name,
             "log": self.log_store.engine.dialect.name,
+            "worker": os.getpid(),
+            "reloads": self.reloads,
         }
 
 

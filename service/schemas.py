@@ -133,6 +133,8 @@ class Ready(BaseModel):
     live_dossiers: int = 0
     store: str
     log: str
+    worker: int = Field(description="process id of the worker that answered")
+    reloads: int = Field(description="reloads this worker has done since it started")
 
 
 class ReloadIn(BaseModel):

@@ -39,4 +39,6 @@ async def reload(body: ReloadIn, engine: EngineDep, caller: Admin) -> dict[str, 
             scorer, last, started = await asyncio.to_thread(engine.prepare_reload, body.model)
         except (ModelError, DetectorError, OSError) as exc:
             raise HTTPException(status_code=422, detail=f"reload refused: {exc}") from exc
-        return engine.finish_reload(scorer, last, started)
+        answer = engine.finish_reload(scorer, last, started)
+        engine.announce_reload(body.model)  # the other workers follow within seconds
+        return answer
