@@ -40,6 +40,9 @@ from features.quality import Issue
 
 log = logging.getLogger(__name__)
 
+#: fields the portal cannot know at submission (they come later); ignored by the online path,
+#: as ``detector score --at submission`` ignores them
+LATER_FIELDS = ("synced_at", "received_by", "accepted_at")
 #: what the API cannot score without (DATA_CONTRACT.md, "The scoring API's request"):
 #: absent, or (but for channel, whose unknown value the batch scores too) unusable
 SCORABLE = ("dossier_id", "unit_id", "channel", "submitted_at")
@@ -132,6 +135,8 @@ class OnlineScorer:
 
     def normalise(self, raw: Mapping[str, object]) -> tuple[dict[str, object], list[Issue]]:
         """The dossier as the batch reader would read it; raises :class:`Unscorable`."""
+        if any(raw.get(f) is not None for f in LATER_FIELDS):
+            raw = {k: v for k, v in raw.items() if k not in LATER_FIELDS}
         try:
             d, issues = normalise_dossier(raw)
         except ContractError as exc:  # text no reader could store (e.g. a lone surrogate)
@@ -139,7 +144,12 @@ class OnlineScorer:
         for name in SCORABLE:
             value = raw.get(name) if name == "channel" else d.get(name)
             # an unknown channel is dirt (scored, as the batch does); an absent one is unusable
-            if not isinstance(value, str | pd.Timestamp) or not str(value).strip():
+            usable = (
+                value.__class__ is pd.Timestamp
+                if name == "submitted_at"
+                else (isinstance(value, str) and bool(value.strip()))
+            )
+            if not usable:
                 raise Unscorable(name, f"{name}: expected a valid value, found {raw.get(name)!r}")
         return d, issues
 
@@ -227,6 +237,8 @@ def answer_json(s: Scored, model_version: str, threshold: float) -> dict[str, An
             {"code": i.code, "column": i.column, "count": i.n} for i in s.findings if i.n
         ],
         "model_version": model_version,
+        "repeat": False,
+        "reason": None,
     }
 
 

@@ -344,7 +344,8 @@ class RuleSet(TransformerMixin, BaseEstimator):
         A feature absent from ``features`` counts as missing, so a request that
         lacks a field can still be evaluated, and never fires a rule on that field.
         """
-        check_is_fitted(self)
+        if "ranked_rules_" not in self.__dict__:  # check_is_fitted, at a per-request cost
+            check_is_fitted(self)
         return [
             Hit(
                 rule_id=r.id,

@@ -284,6 +284,17 @@ class OnlineCounters:
                 window = c.window if isinstance(c, NewDistinct) else None
                 assert isinstance(c, Distinct | NewDistinct)
                 self._plan.append(("first", p_idx[Pairs(c.key, c.other, c.where)], c.key, window))
+        # the same plan with the frozen arrays each counter reads, for :meth:`values`
+        self._fast: list[tuple[str, str, int, str, int | None, dict[str, int], array, array]] = []
+        for c, (kind, i, key_col, window) in zip(self.counters, self._plan, strict=True):
+            if kind == "first":
+                fp = frozen._pairs[i]
+                offsets, times = fp.offsets, fp.firsts
+            else:
+                offsets, times = frozen._streams[i]
+            self._fast.append(
+                (c.name, kind, i, key_col, window, frozen.vocab[key_col], offsets, times)
+            )
 
     def queries(self, event: Mapping[str, object], t: int) -> Query:
         """The live store's part of the counters for an event at ``t``."""
@@ -310,28 +321,57 @@ class OnlineCounters:
         missing) and the ``where`` flags to booleans. Only events strictly before
         ``t`` count, as in batch. ``in_history``: the dossier is itself one of
         the frozen events (sent again), so its own event is not its previous one.
+
+        Notes
+        -----
+        The scoring API's hot path: one pass computes the frozen part and
+        builds the live store's query; each key is looked up once.
         """
-        counts, lasts, firsts = self.live.answer(self.queries(event, t))
-        ci = li = fi = 0
+        q = Query()
         out: dict[str, float] = {}
-        fz = self.frozen
-        for c, (kind, i, key_col, window) in zip(self.counters, self._plan, strict=True):
+        frozen: list[tuple[str, str, int | None]] = []  # (name, kind, frozen value) in order
+        codes: dict[str, int | None] = {}
+        left, right = bisect.bisect_left, bisect.bisect_right
+        for name, kind, i, key_col, window, vocab, offsets, times in self._fast:
             key = event.get(key_col)
-            if not isinstance(key, str):
-                out[c.name] = NAN
+            if key.__class__ is not str:
+                out[name] = NAN
                 continue
-            lo = NEVER if window is None else t - window
-            if kind == "count":
-                out[c.name] = float(fz.count(i, key, lo, t) + counts[ci])
-                ci += 1
-            elif kind == "last":
-                prev = [x for x in (fz.last(i, key, t, in_history), lasts[li]) if x is not None]
-                out[c.name] = float(t - max(prev)) if prev else NAN
-                li += 1
+            if key_col in codes:
+                c = codes[key_col]
             else:
-                out[c.name] = float(fz.first_count(i, key, lo, t) + firsts[fi])
+                c = codes[key_col] = vocab.get(key)  # type: ignore[arg-type]
+            lo = NEVER if window is None else t - window
+            if kind == "last":
+                q.lasts.append((i, key, t))  # type: ignore[arg-type]
+                prev = None
+                if c is not None:
+                    s, e = offsets[c], offsets[c + 1]
+                    j = (left if in_history else right)(times, t, s, e)
+                    prev = times[j - 1] if j > s else None
+                frozen.append((name, kind, prev))
+                continue
+            n = 0
+            if c is not None:
+                s, e = offsets[c], offsets[c + 1]
+                n = left(times, t, s, e) - left(times, lo, s, e)
+            (q.counts if kind == "count" else q.firsts).append((i, key, lo, t))  # type: ignore[arg-type]
+            frozen.append((name, kind, n))
+        counts, lasts, firsts = self.live.answer(q)
+        ci = li = fi = 0
+        for name, kind, value in frozen:
+            if kind == "count":
+                out[name] = float(value + counts[ci])  # type: ignore[operator]
+                ci += 1
+            elif kind == "first":
+                out[name] = float(value + firsts[fi])  # type: ignore[operator]
                 fi += 1
-        return out
+            else:
+                live = lasts[li]
+                li += 1
+                prev = value if live is None else live if value is None else max(value, live)
+                out[name] = NAN if prev is None else float(t - prev)
+        return {c.name: out[c.name] for c in self.counters}
 
     def update(self, dossier_id: str, event: Mapping[str, object], t: int) -> Update:
         """The live store's additions for a scored dossier (call ``live.add`` with it).

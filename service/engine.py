@@ -23,6 +23,7 @@ from features.history import LiveStore
 from features.stores import MemoryStore, RedisStore
 from service import metrics
 from service.log import ScoringLog, make_engine
+from service.schemas import ScoreOut
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -228,12 +229,12 @@ class Engine:
 
     def _unscored(self, raw: dict[str, Any], code: str, message: str) -> dict[str, Any]:
         metrics.UNSCORED.labels(code).inc()
-        return {
-            "dossier_id": str(raw.get("dossier_id", "")),
-            "status": "unscored",
-            "reason": message,
-            "model_version": self.scorer.model_version if self.scorer else None,
-        }
+        return ScoreOut(
+            dossier_id=str(raw.get("dossier_id", "")),
+            status="unscored",
+            reason=message,
+            model_version=self.scorer.model_version if self.scorer else None,
+        ).model_dump()
 
     def readiness(self) -> dict[str, Any]:
         scorer = self.scorer

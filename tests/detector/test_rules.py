@@ -621,3 +621,51 @@ def test_format_backtest_speaks_vietnamese_by_default() -> None:
     assert "Hits (change)" in [c.header for c in diff.columns]
     with pytest.raises(RuleError, match="lang 'vi' or 'en', found 'fr'"):
         format_backtest(bt, lang="fr")
+
+
+# ----------------------------------------------------------------- compiled for one dossier
+@pytest.mark.parametrize(
+    "when",
+    [
+        "x > 1.5",
+        "x != 2",
+        "x == 2",
+        "s == 'a'",
+        "s != 'a'",
+        "s < 'b'",
+        "x >= 1 and s in ['a', 'b']",
+        "not (x > 1) or is_missing(s)",
+        "x > s",
+        "is_known(x) and not s == 'a'",
+    ],
+)
+def test_compiled_conditions_equal_the_tree_on_every_kind_of_value(when: str) -> None:
+    import math
+    import pickle
+
+    import numpy as np
+
+    from detector._rule_expr import parse_expression
+
+    expr = parse_expression(when)
+    values: list[object] = [
+        1.0,
+        2.0,
+        2,
+        math.nan,
+        None,
+        "a",
+        "b",
+        "",
+        np.float64(3.0),
+        np.nan,
+        True,
+        pd.NA,
+    ]
+    for x in values:
+        for s in values:
+            row = {"x": x, "s": s}
+            assert expr.evaluate_one(row) == expr.root.one(row), (when, x, s)
+    assert pickle.loads(pickle.dumps(expr)).evaluate_one({"x": 2.0, "s": "a"}) == expr.root.one(
+        {"x": 2.0, "s": "a"}
+    )
