@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +26,7 @@ from service import metrics
 from service.auth import KeyRing
 from service.engine import Engine
 from service.routes import admin, health, score
+from service.schemas import DossierIn
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.engine = engine
     app.state.keys = keys
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, plus the dossier body that /v1/score validates itself."""
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["DossierIn"] = DossierIn.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     app.include_router(score.router)
     app.include_router(admin.router)

@@ -25,6 +25,24 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
+def authorize(request: Request, key: str | None, action: str) -> Caller:
+    """The caller of a request if its key's role may do ``action``; else 401 or 403."""
+    keys: KeyRing = request.app.state.keys
+    caller = keys.caller(key)
+    if caller is None:
+        raise HTTPException(
+            status_code=401,
+            detail="missing or unknown API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    if not caller.may(action):
+        raise HTTPException(
+            status_code=403, detail=f"the {caller.role} role may not {action}; an admin key may"
+        )
+    request.state.caller = caller
+    return caller
+
+
 def allowed(action: str) -> Callable[..., Awaitable[Caller]]:
     """A dependency that admits callers whose key's role may do ``action``.
 
@@ -35,20 +53,7 @@ def allowed(action: str) -> Callable[..., Awaitable[Caller]]:
     async def check(
         request: Request, key: Annotated[str | None, Security(_api_key)] = None
     ) -> Caller:
-        keys: KeyRing = request.app.state.keys
-        caller = keys.caller(key)
-        if caller is None:
-            raise HTTPException(
-                status_code=401,
-                detail="missing or unknown API key: send it in the X-API-Key header",
-                headers={"WWW-Authenticate": "APIKey"},
-            )
-        if not caller.may(action):
-            raise HTTPException(
-                status_code=403, detail=f"the {caller.role} role may not {action}; an admin key may"
-            )
-        request.state.caller = caller
-        return caller
+        return authorize(request, key, action)
 
     return check
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=5000")
+            # checkpoints run in a background thread (ScoringLog), not inside an answer's commit
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine
@@ -83,6 +86,18 @@ class ScoringLog:
         names = [c.name for c in scoring_log.columns if c.name != "seq"]
         self._sql = f"INSERT INTO scoring_log ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
         self._sqlite = engine.dialect.name == "sqlite"
+        if self._sqlite:
+            threading.Thread(target=self._checkpoints, daemon=True, name="wal-checkpoint").start()
+
+    def _checkpoints(self, every: float = 5.0) -> None:
+        """Fold SQLite's write-ahead log into the database every few seconds, off the hot path."""
+        while True:
+            time.sleep(every)
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception as exc:  # the next round tries again; answers are unaffected
+                log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     def record(
         self,

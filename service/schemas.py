@@ -103,6 +103,12 @@ class FieldError(BaseModel):
     type: str
 
 
+class ValidationErrorOut(BaseModel):
+    """A refused request (422): one entry per unusable field."""
+
+    detail: list[FieldError]
+
+
 class BatchItemOut(BaseModel):
     """One dossier of a batch: its answer, or why it could not be scored (``invalid``)."""
 

@@ -56,7 +56,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(api_schema: Any, 
             continue
 
         @given(case=op.as_strategy(generation_mode=generation))
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case: Any) -> None:
             case.call_and_validate(headers={"X-API-Key": ADMIN_KEY}, excluded_checks=BY_DESIGN)
 
