@@ -6,15 +6,17 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 OUT    ?= out/province
 DOSSIERS ?= 100000
 SEED   ?= 7
+PORT   ?= 8000
 
-.PHONY: help install run test test-fast lint bench clean
+.PHONY: help install run test test-fast lint bench bench-api clean
 
 help:
-	@echo "make run        simulate a province, validate it, show where the outputs are"
+	@echo "make run        simulate a province, validate, train, score, report, then serve the scoring API"
 	@echo "make test       install test dependencies and run the whole suite"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      benchmarks (simulator, graph, train/score at 100k-1M); figures in bench/results/"
+	@echo "make bench-api  scoring API: in process and over HTTP at 1M history (ARGS=--quick: 100k, short)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -40,6 +42,9 @@ run: install
 	@echo "  model and its card:            $(OUT)/model/"
 	@echo "  scores with reasons:           $(OUT)/scores.csv"
 	@echo "  unit x month report:           $(OUT)/unit_report.csv (officers: $(OUT)/unit_report_officers.csv)"
+	@$(BIN)/python -m service.demo $(OUT) $(PORT)
+	DETECTOR_API_KEYS_FILE=$(OUT)/api_keys.txt DETECTOR_STATE_DIR=$(OUT)/state \
+		$(BIN)/detector serve --data $(OUT)/data --model $(OUT)/model --port $(PORT)
 
 test: install
 	$(BIN)/ruff check features detector service tests bench
@@ -59,6 +64,9 @@ bench: install
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_graph.py --dossiers 1000000
 	$(BIN)/python bench/bench_detect.py
+
+bench-api: install
+	$(BIN)/python bench/bench_api.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
