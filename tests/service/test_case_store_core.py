@@ -1,0 +1,119 @@
+"""The case store's foundations: migrations, append-only audit, passwords, sessions, CSRF.
+
+Run on SQLite and, when reachable, PostgreSQL (a fresh schema per test).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from service.cases import audit, security
+from service.cases.db import CaseStore
+from service.cases.models import AuditEntry, WebSession
+
+
+@pytest.fixture
+def store(database_url: str | None, tmp_path: Path) -> CaseStore:
+    st = CaseStore(database_url or f"sqlite:///{tmp_path / 'cases.db'}")
+    yield st
+    st.dispose()
+
+
+def test_migrations_create_every_table_and_run_twice(store: CaseStore) -> None:
+    again = CaseStore(engine=store.engine)  # a second start must find nothing to do
+    names = set(sa.inspect(again.engine).get_table_names())
+    expected = {"users", "web_sessions", "cases", "verdicts", "assignments", "audit_log"}
+    assert expected | {"unit_months", "officer_months", "case_store_version"} <= names
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"]
+)
+def test_the_database_refuses_to_rewrite_the_audit_log(store: CaseStore, statement: str) -> None:
+    with store.session() as s:
+        audit.record(s, None, "login_failed", username="mallory", ip="10.0.0.1")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as c:
+        c.execute(sa.text(statement))
+    with store.session() as s:
+        (entry,) = s.scalars(sa.select(AuditEntry))
+        assert (entry.action, entry.username) == ("login_failed", "mallory")
+
+
+def test_an_unknown_audit_action_is_a_programming_error(store: CaseStore) -> None:
+    with pytest.raises(ValueError, match="unknown audit action 'peek'"), store.session() as s:
+        audit.record(s, None, "peek")
+
+
+def test_passwords_are_argon2id_and_only_the_right_one_logs_in(store: CaseStore) -> None:
+    with store.session() as s:
+        user = security.create_user(s, "thu.nguyen", "mật khẩu đủ dài", "reviewer")
+        assert user.password_hash.startswith("$argon2id$")
+        assert "mật khẩu" not in user.password_hash
+    with store.session() as s:
+        assert security.authenticate(s, "thu.nguyen", "mật khẩu đủ dài") is not None
+        assert security.authenticate(s, "thu.nguyen", "mật khẩu đủ dàI") is None
+        assert security.authenticate(s, "nobody", "mật khẩu đủ dài") is None
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role", "match"),
+    [
+        ("a b", "long enough pw", "viewer", "username"),
+        ("anna", "short", "viewer", "at least 10"),
+        ("anna", "long enough pw", "superuser", "role: expected one of viewer, reviewer, admin"),
+    ],
+)
+def test_bad_users_are_refused_with_the_field_named(
+    store: CaseStore, username: str, password: str, role: str, match: str
+) -> None:
+    with pytest.raises(security.UserError, match=match), store.session() as s:
+        security.create_user(s, username, password, role)
+
+
+def test_a_taken_username_is_refused(store: CaseStore) -> None:
+    with store.session() as s:
+        security.create_user(s, "anna", "long enough pw", "viewer")
+    with pytest.raises(security.UserError, match="taken"), store.session() as s:
+        security.create_user(s, "anna", "another long pw", "admin")
+
+
+def test_sessions_keep_only_a_hash_and_expire(store: CaseStore) -> None:
+    with store.session() as s:
+        user = security.create_user(s, "anna", "long enough pw", "viewer")
+        token, who = security.start_session(s, user)
+    with store.session() as s:
+        (row,) = s.scalars(sa.select(WebSession))
+        assert token not in row.token_hash  # a copy of the database does not log anyone in
+        assert security.session_user(s, token) == who
+        assert security.session_user(s, token + "x") is None
+        assert security.session_user(s, None) is None
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    with store.session() as s:
+        assert security.session_user(s, token) is None
+        security.end_session(s, token)
+        assert s.scalar(sa.select(sa.func.count()).select_from(WebSession)) == 0
+
+
+def test_csrf_tokens_must_match_the_session() -> None:
+    who = security.Who(1, "anna", "Anna", "viewer", "tok-123")
+    assert security.csrf_ok(who, "tok-123")
+    assert not security.csrf_ok(who, "tok-124")
+    assert not security.csrf_ok(who, None)
+    assert not security.csrf_ok(who, "")
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("viewer", {"read"}),
+        ("reviewer", {"read", "write", "reveal"}),
+        ("admin", {"read", "write", "reveal", "admin"}),
+    ],
+)
+def test_what_each_role_may_do(role: str, allowed: set[str]) -> None:
+    who = security.Who(1, "u", "u", role, "t")
+    assert {a for a in ("read", "write", "reveal", "admin") if who.may(a)} == allowed
