@@ -48,7 +48,10 @@ VALUE_RANGES: dict[tuple[str, str], tuple[float, float, str]] = {
     ("units", "online_target"): (0.0, 1.0, "[0, 1] (a share)"),
 }
 
-_OFFSET_RE = r"[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+# a time (hours alone allowed: ``T08Z``) followed by an offset or Z
+_OFFSET_RE = r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+# pandas reads words ("now", "today") as the current clock: only a date-first text is a moment
+_STARTS_WITH_DATE_RE = r"^\d{4}-\d{1,2}-\d{1,2}"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4_RE = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
 _DATE_RE = r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$"
@@ -78,19 +81,47 @@ def parse_timestamps(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         values = _within_ns(s).dt.tz_localize(LOCAL_TZ)
         return values.astype(TS_DTYPE), s.notna() & values.notna(), s.notna() & values.isna()
     text = clean_strings(s)
-    has_offset = re_contains(text, _OFFSET_RE)
+    dated = re_contains(text, _STARTS_WITH_DATE_RE)
+    has_offset = re_contains(text, _OFFSET_RE) & dated
     values = pd.Series(pd.NaT, index=s.index, dtype=TS_DTYPE)
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
         values[has_offset] = _within_ns(aware).dt.tz_convert(LOCAL_TZ).astype(TS_DTYPE)
-    naive_rows = text.notna() & ~has_offset
+    naive_rows = text.notna() & ~has_offset & dated
     if naive_rows.any():
-        naive = pd.to_datetime(text[naive_rows], format="ISO8601", errors="coerce")
-        if isinstance(naive.dtype, pd.DatetimeTZDtype):  # pragma: no cover - defensive
-            naive = naive.dt.tz_localize(None)
-        values[naive_rows] = _within_ns(naive).dt.tz_localize(LOCAL_TZ).astype(TS_DTYPE)
+        part = text[naive_rows]
+        try:
+            naive = pd.to_datetime(part, format="ISO8601", errors="coerce")
+        except ValueError:  # an offset the pattern missed, mixed with values without one
+            naive = None
+        if naive is None or isinstance(naive.dtype, pd.DatetimeTZDtype):
+            # value by value; an offset pandas found there counts as an offset
+            moments = [_one_moment(v) for v in part]
+            local = [
+                pd.NaT
+                if m is None
+                else m.tz_convert(LOCAL_TZ)
+                if m.tzinfo
+                else m.tz_localize(LOCAL_TZ)
+                for m in moments
+            ]
+            values[naive_rows] = pd.Series(local, index=part.index, dtype=TS_DTYPE)
+            offset = pd.Series(
+                [m is not None and m.tzinfo is not None for m in moments], index=part.index
+            )
+            naive_rows[offset.index[offset.to_numpy()]] = False
+        else:
+            values[naive_rows] = _within_ns(naive).dt.tz_localize(LOCAL_TZ).astype(TS_DTYPE)
     bad = text.notna() & values.isna()
     return values, naive_rows & values.notna(), bad
+
+
+def _one_moment(text: str) -> pd.Timestamp | None:
+    """One ISO 8601 text as a nanosecond Timestamp (with its offset, if any), or None."""
+    try:
+        return pd.Timestamp(pd.to_datetime(text, format="ISO8601")).as_unit("ns")
+    except (ValueError, OverflowError):  # unparseable, or outside the nanosecond range
+        return None
 
 
 def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
