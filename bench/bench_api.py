@@ -381,6 +381,8 @@ class Server:
     port: int = field(default_factory=free_port)
     key: str = field(default_factory=lambda: secrets.token_hex(16))
     state: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-api-state-")))
+    #: worker processes; more than one shares the history through Redis (``--store redis``)
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
     ready_s: float = math.nan
     readiness: dict[str, Any] = field(default_factory=dict)
@@ -396,7 +398,10 @@ class Server:
             DETECTOR_API_KEYS=f"{self.key}:portal",
             DETECTOR_STATE_DIR=str(self.state),
             DETECTOR_LOG_LEVEL="WARNING",
+            DETECTOR_REDIS_PREFIX=f"detector-bench-{self.key[:8]}",
+            DETECTOR_STATE_SECRET=self.key,
         )
+        several = ["--workers", str(self.workers), "--store", "redis"] if self.workers > 1 else []
         out = (self.state / "server.log").open("wb")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -411,11 +416,13 @@ class Server:
                 HOST,
                 "--port",
                 str(self.port),
+                *several,
             ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        ready: set[int] = set()  # worker pids seen ready (each new connection may reach another)
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
                 sys.exit(f"the server stopped ({self.proc.returncode}):\n{self.log()}")
@@ -423,8 +430,11 @@ class Server:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/readyz", timeout=5) as r:
                     if r.status == 200:
                         self.readiness = json.loads(r.read())
-                        self.ready_s = time.perf_counter() - t0
-                        return
+                        ready.add(int(self.readiness.get("worker", 0)))
+                        if len(ready) >= self.workers:
+                            self.ready_s = time.perf_counter() - t0
+                            return
+                        continue
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
@@ -435,10 +445,27 @@ class Server:
         """The end of the server's output, for error messages."""
         return (self.state / "server.log").read_text(errors="replace")[-3000:]
 
+    def pids(self) -> list[int]:
+        """The server's process and its children (uvicorn's workers, when several)."""
+        out = [self.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.pid:
+                    out.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return out
+
     def cpu_s(self) -> float:
-        """CPU seconds the server has used (user + system)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the server's processes have used (user + system)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     @property
     def pid(self) -> int:
@@ -447,8 +474,8 @@ class Server:
         return self.proc.pid
 
     def rss_gb(self) -> float:
-        """The server's resident memory (GB)."""
-        return rss_gb(self.pid)
+        """The server's resident memory (GB), all its processes together."""
+        return sum(rss_gb(pid) for pid in self.pids())
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 20 s) and remove its log folder."""
@@ -740,7 +767,7 @@ def http(
     history: Path, model: Path, later: list[dict[str, str | None]], a: argparse.Namespace
 ) -> dict[str, Any]:
     """Start the server, then the sustained run and the two rate searches."""
-    server = Server(history, model)
+    server = Server(history, model, workers=a.workers)
     print(f"  starting detector serve on port {server.port} ...", flush=True)
     server.start()
     print(f"  ready in {server.ready_s:.0f} s, server RSS {server.rss_gb():.2f} GB", flush=True)
@@ -914,6 +941,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=48, help="keep-alive connections")
     ap.add_argument("--warmup", type=int, default=1000, help="in-process warm-up dossiers")
     ap.add_argument("--samples", type=int, default=5000, help="in-process timed dossiers")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="server workers (>1: shared history in Redis)"
+    )
     ap.add_argument("--profile", action="store_true", help="cProfile the in-process loop")
     ap.add_argument(
         "--py-spy", type=Path, help="sample the server with py-spy (pip install py-spy) into FILE"

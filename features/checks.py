@@ -144,14 +144,14 @@ def check_references(tables: Frames, present: Collection[str]) -> list[Issue]:
         kind = owner_id_kind(ids)
         unknown = pd.Series(False, index=ids.index)
         targets = []
-        for shape, target, target_column, label in (
-            ("person", "people", "person_id", "the population extract (people)"),
-            ("business", "businesses", "business_id", "the business register (businesses)"),
+        for shape, target, target_column in (
+            ("person", "people", "person_id"),
+            ("business", "businesses", "business_id"),
         ):
             if target in present:
                 known = tables[target][target_column].dropna()
                 unknown |= (kind == shape) & ~str_isin(ids, known)
-                targets.append(label)
+                targets.append(target)  # a table name reads the same in every language
         if targets:
             issues.append(
                 Issue(
@@ -160,7 +160,7 @@ def check_references(tables: Frames, present: Collection[str]) -> list[Issue]:
                     column,
                     _rows(unknown),
                     {column: ids},
-                    {"target": " or ".join(targets)},
+                    {"target": ", ".join(targets)},
                 )
             )
     return [i for i in issues if i.n]

@@ -186,15 +186,15 @@ FINDING_CODES: dict[str, FindingCode] = {
         "{table}.{column}: {n} giá trị không khớp với {target} nào; vẫn giữ tham chiếu nhưng "
         "không có thông tin về đối tượng được tham chiếu."),
     "unknown_owner": _C("info",
-        "dossiers.owner_id: {n} owner(s) are not in {target}. The extract may simply not contain "
+        "dossiers.owner_id: {n} owner(s) are not in the reference tables ({target}). The extract may simply not contain "
         "them: this is a data gap, not evidence; checks that need the owner's record are skipped.",
-        "dossiers.owner_id: {n} chủ hồ sơ không có trong {target}. Bản trích xuất có thể chỉ "
+        "dossiers.owner_id: {n} chủ hồ sơ không có trong bảng tham chiếu ({target}). Bản trích xuất có thể chỉ "
         "thiếu dữ liệu: đây là thiếu dữ liệu, không phải bằng chứng; bỏ qua các kiểm tra cần "
         "hồ sơ của chủ hồ sơ."),
     "unknown_holder": _C("info",
-        "accounts.holder_id: {n} account holder(s) are not in {target}. The extract may simply "
+        "accounts.holder_id: {n} account holder(s) are not in the reference tables ({target}). The extract may simply "
         "not contain them: this is a data gap, not evidence.",
-        "accounts.holder_id: {n} chủ tài khoản không có trong {target}. Bản trích xuất có thể "
+        "accounts.holder_id: {n} chủ tài khoản không có trong bảng tham chiếu ({target}). Bản trích xuất có thể "
         "chỉ thiếu dữ liệu: đây là thiếu dữ liệu, không phải bằng chứng."),
     # --- impossible times ----------------------------------------------------------
     "accepted_before_submitted": _C("warning",

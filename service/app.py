@@ -1,10 +1,14 @@
-"""The FastAPI application: scoring API (issue #4), later the inspection workbench.
+"""The FastAPI application: the scoring API (issue #4) and the inspection workbench (#5).
 
-``create_app(settings)`` builds the app; the model, reference tables and
-history load once in the lifespan handler (``GET /readyz`` says when), and
-reach the routes through :mod:`service.deps`. Request bodies are bounded
-before they are read (413), every request is counted and timed for
-``GET /metrics``, and errors answer JSON that says what was expected.
+``create_app(settings)`` builds the app. With a data and a model folder, the
+model, reference tables and history load once in the lifespan handler
+(``GET /readyz`` says when) and reach the scoring routes through
+:mod:`service.deps`; a background task turns the flagged answers into cases.
+Without them the app serves the workbench only, and the scoring endpoints
+answer 503. The case store (users, cases, verdicts, audit log) is opened and
+migrated when the app is built. Request bodies are bounded before they are
+read (413), every request is counted and timed for ``GET /metrics``, and
+errors answer JSON that says what was expected.
 """
 
 from __future__ import annotations
@@ -16,18 +20,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import metrics
 from service.auth import KeyRing
+from service.cases.db import CaseStore
+from service.cases.feeder import CaseFeeder
 from service.engine import Engine
-from service.routes import admin, health, score
-from service.schemas import DossierIn
+from service.fastpath import FastScore
+from service.routes import admin, audit, health, score, session, units
+from service.routes import cases as case_routes
+from service.schemas import DossierIn, ErrorOut
 from service.settings import Settings
+from service.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -138,42 +149,140 @@ async def _follow_reloads(engine: Engine, every: float = 2.0) -> None:
             log.error("following a reload failed (%s); still serving the loaded state", exc)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The application. ``engine`` may be given ready (tests); else it loads at start-up.
+async def _feed_cases(feeder: CaseFeeder, every: float) -> None:
+    """Turn flagged API answers into cases now, then every ``every`` seconds (in a thread).
+
+    Notes
+    -----
+    Every worker runs one. Two of them may read the same new log entries at
+    once: the second to commit hits the unique dossier and rolls back whole,
+    and its next pass starts after the first one's mark. Errors are logged by
+    type only, since a database error's text may quote a dossier's values.
+    """
+    while True:
+        try:
+            made = await asyncio.to_thread(feeder.run_once)
+            if made:
+                log.info("%d flagged answers became cases", made)
+        except sa.exc.IntegrityError:
+            log.info("another worker turned the same answers into cases first")
+        except Exception as exc:  # try again next time
+            log.error("turning flagged answers into cases failed (%s)", type(exc).__name__)
+        await asyncio.sleep(every)
+
+
+#: the answer of the scoring endpoints when the app serves the workbench only
+SCORING_OFF = "scoring is not configured: start with --data and --model"
+
+
+def _scoring_unconfigured() -> APIRouter:
+    """The scoring endpoints of a workbench-only app: each answers 503, saying why.
+
+    Mounted instead of the real ones, so the scoring hot path carries no check.
+    """
+    router = APIRouter(tags=["scoring"])
+
+    async def unconfigured() -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": SCORING_OFF})
+
+    for path, summary in (
+        ("/v1/score", "Score one dossier at submission time"),
+        ("/v1/score/batch", "Score up to 1,000 dossiers, answered in order"),
+        ("/v1/admin/reload", "Reload the data folder and, if asked, a new model"),
+    ):
+        router.add_api_route(
+            path,
+            unconfigured,
+            methods=["POST"],
+            summary=f"{summary} (not configured here)",
+            description="This server runs the workbench only: started without --data and --model.",
+            responses={503: {"model": ErrorOut, "description": SCORING_OFF}},
+        )
+    return router
+
+
+_TAGS = [
+    {"name": "scoring", "description": "Scores at submission time (API key)."},
+    {"name": "admin", "description": "Operations (admin API key)."},
+    {"name": "session", "description": "Workbench log in and out (session cookie)."},
+    {"name": "cases", "description": "The review queue, cases, verdicts, assignments, export."},
+    {"name": "units", "description": "Units and their dashboards."},
+    {"name": "audit", "description": "The append-only audit log (admins)."},
+    {"name": "health", "description": "Liveness, readiness, metrics."},
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    cases: CaseStore | None = None,
+) -> FastAPI:
+    """The application.
+
+    Parameters
+    ----------
+    settings
+        The configuration; read from the environment when None.
+    engine
+        A scoring engine already loaded (tests); else it loads at start-up when
+        the settings name a data and a model folder.
+    cases
+        A case store to use (tests); else one is opened on ``settings.database()``
+        and migrated here, before any worker serves.
 
     Raises
     ------
     ValueError
-        When no API key is configured or a key entry is malformed (the message says which).
+        When scoring is configured but no API key is, a key entry is
+        malformed, or (in production) the state secret is missing (the
+        message says which).
     """
     settings = settings or Settings()
+    scoring = engine is not None or settings.scoring_enabled
     keys = KeyRing.from_settings(settings.api_keys, settings.api_keys_file)
-    if not len(keys):
+    if scoring and not len(keys):
         raise ValueError(
             "no API key configured: set DETECTOR_API_KEYS=key:portal,key2:admin "
             "(or DETECTOR_API_KEYS_FILE); `detector api-key` makes one"
         )
+    # the feeder pseudonymises evidence with it: refuse a placeholder now, not in a worker
+    secret = settings.secret() if scoring else b""
+    own_store = cases is None
+    store = cases if cases is not None else CaseStore(settings.database())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.engine is None:
-            eng = Engine(settings)
-            app.state.engine = eng
-            await asyncio.to_thread(eng.start)
-        watcher = asyncio.create_task(_follow_reloads(app.state.engine))
+        tasks = []
+        if scoring:
+            if app.state.engine is None:
+                eng = Engine(settings)
+                app.state.engine = eng
+                await asyncio.to_thread(eng.start)
+            tasks.append(asyncio.create_task(_follow_reloads(app.state.engine)))
+            feeder = CaseFeeder(store, app.state.engine.log_store, secret)
+            tasks.append(asyncio.create_task(_feed_cases(feeder, settings.feed_seconds)))
         yield
-        watcher.cancel()
+        for task in tasks:
+            task.cancel()
+        if own_store:
+            store.dispose()
 
     app = FastAPI(
-        title="Detector scoring API",
+        title="Detector scoring API and workbench",
         version="1",
-        summary="Scores e-government dossiers for account misuse and officer proxy filings at submission time.",
-        description="Advisory only: the score never blocks a submission. "
-        "Every call needs an API key in `X-API-Key`.",
+        summary="Scores e-government dossiers for account misuse and officer proxy filings "
+        "at submission time; the inspection team reviews the flagged ones.",
+        description="Advisory only: the score never blocks a submission. Scoring calls need "
+        "an API key in `X-API-Key`; workbench calls a session (`POST /v1/session`) and, "
+        "for every change, its CSRF token in `X-CSRF-Token`.",
+        openapi_tags=_TAGS,
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.scoring = scoring
     app.state.keys = keys
+    app.state.cases = store
+    app.state.login_throttle = session.LoginThrottle()
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus the dossier body that /v1/score validates itself."""
@@ -184,6 +293,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 summary=app.summary,
                 description=app.description,
                 routes=app.routes,
+                tags=app.openapi_tags,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["DossierIn"] = DossierIn.model_json_schema(
@@ -194,9 +304,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
-    app.include_router(score.router)
-    app.include_router(admin.router)
+    if scoring:
+        app.include_router(score.router)
+        app.include_router(admin.router)
+    else:
+        app.include_router(_scoring_unconfigured())
     app.include_router(health.router)
+    app.include_router(session.router)
+    app.include_router(case_routes.router)
+    app.include_router(units.router)
+    app.include_router(audit.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -220,4 +339,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         BodyLimit, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
     )
     app.add_middleware(Measure)
+    if scoring:  # POST /v1/score is answered before FastAPI's own layers (service.fastpath)
+        build = app.build_middleware_stack
+        app.build_middleware_stack = lambda: FastScore(build(), app.state)  # type: ignore[method-assign]
     return app

@@ -1,14 +1,19 @@
-"""The ``detector`` command line with the service's commands (``serve``, ``api-key``).
+"""The ``detector`` command line with the service's commands.
 
 The batch commands live in :mod:`detector.cli`; this module adds the ones that
-need the HTTP service, so the layers stay one-way (service → detector →
-features). The ``detector`` console script points here.
+need the service (``serve``, ``api-key``, ``user add``) and extends two batch
+commands with the case store (``score --to-db``, ``train --labels-from-db``),
+so the layers stay one-way (service → detector → features). The ``detector``
+console script points here.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,13 +23,19 @@ from detector.cli import main as _main
 from features.errors import UsageError
 from service.auth import ROLES, digest, new_key
 
+if TYPE_CHECKING:
+    from service.cases.db import CaseStore
+
 
 @app.command()
 def serve(
     data: Annotated[
-        Path, typer.Option("--data", help="Data folder: reference tables and dossier history.")
-    ],
-    model: Annotated[Path, typer.Option("--model", help="Model folder (detector train --out).")],
+        Path | None,
+        typer.Option("--data", help="Data folder: reference tables and dossier history."),
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model folder (detector train --out).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[
@@ -36,14 +47,23 @@ def serve(
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request line.")] = False,
 ) -> None:
-    """Serve the scoring API (POST /v1/score) until interrupted.
+    """Serve the scoring API (POST /v1/score) and the inspection workbench until interrupted.
 
-    API keys come from DETECTOR_API_KEYS (key:role pairs, roles portal and admin)
-    or DETECTOR_API_KEYS_FILE; the durable log goes to DATABASE_URL, else var/detector.db.
+    Without --data and --model only the workbench is served (the scoring
+    endpoints answer 503). API keys come from DETECTOR_API_KEYS (key:role pairs,
+    roles portal and admin) or DETECTOR_API_KEYS_FILE; the durable log and the
+    case store go to DATABASE_URL, else var/detector.db.
     """
-    if not data.is_dir():
-        raise UsageError(f"--data {data}: expected a data folder, found nothing there")
-    load_card(model)  # a missing or broken model stops here, with what to do
+    if (data is None) != (model is None):
+        given, missing = ("--data", "--model") if model is None else ("--model", "--data")
+        raise UsageError(
+            f"{given} was given without {missing}: give both to score, or neither to serve "
+            "the workbench only"
+        )
+    if data is not None and model is not None:
+        if not data.is_dir():
+            raise UsageError(f"--data {data}: expected a data folder, found nothing there")
+        load_card(model)  # a missing or broken model stops here, with what to do
     if store not in (None, "memory", "redis"):
         raise UsageError(f"--store must be memory or redis, found {store!r}")
     from service.server import run
@@ -66,9 +86,286 @@ def api_key(
     console.print(f"configuration line (stores only the hash): sha256={digest(key)}:{role}")
 
 
+# ------------------------------------------------------------------ case store
+#: the value an optional-value option gets when given bare (``--to-db`` alone)
+DEFAULT_DB = "default"
+_OPTIONAL_VALUE = ("--to-db", "--labels-from-db")
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """Give ``--to-db`` / ``--labels-from-db`` their default value when they come bare.
+
+    Typer has no option with an optional value, so a bare option gets
+    :data:`DEFAULT_DB` unless the next word is a database URL (has ``://``);
+    ``--to-db=URL`` passes through as it is.
+    """
+    out: list[str] = []
+    for i, word in enumerate(argv):
+        out.append(word)
+        if word in _OPTIONAL_VALUE:
+            following = argv[i + 1] if i + 1 < len(argv) else ""
+            if "://" not in following and following != DEFAULT_DB:
+                out.append(DEFAULT_DB)
+    return out
+
+
+def _store(url: str | None) -> CaseStore:
+    """The case store at ``url``; ``default`` means DATABASE_URL, else var/detector.db."""
+    from service.cases.db import CaseStore
+    from service.settings import Settings
+
+    target = Settings().database() if url in (None, "", DEFAULT_DB) else str(url)
+    try:
+        return CaseStore(target)
+    except Exception as exc:  # the URL may carry a password: name the kind of failure only
+        raise UsageError(
+            f"cannot open the case store ({type(exc).__name__}); check DATABASE_URL or the URL given"
+        ) from exc
+
+
+def _secret() -> bytes:
+    from service.settings import Settings
+
+    try:
+        return Settings().secret()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _replace(name: str) -> Callable[..., Any]:
+    """Unregister the batch command ``name`` and give back its function, to wrap it."""
+    for info in list(app.registered_commands):
+        callback = info.callback
+        if callback is not None and (info.name or callback.__name__) == name:
+            app.registered_commands.remove(info)
+            return callback
+    raise RuntimeError(f"no command {name!r} registered in detector.cli")
+
+
+#: the commands in the order ``detector --help`` lists them (the batch ones first)
+_ORDER = [info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands]
+_batch_score = _replace("score")
+_batch_train = _replace("train")
+
+DataDir = Annotated[Path, typer.Argument(help="A data folder in the contract's format.")]
+
+
+@app.command()
+def score(
+    data_dir: DataDir,
+    model: Annotated[
+        Path, typer.Option("--model", help="Model folder written by `detector train`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Scores file (.csv or .parquet).")],
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at", help="review (everything known now) or submission (only what was known then)."
+        ),
+    ] = "review",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First submission day to write (YYYY-MM-DD); earlier dossiers still count as history."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last submission day to write (YYYY-MM-DD).")
+    ] = None,
+    details: Annotated[
+        bool,
+        typer.Option(
+            help="Also write data gaps, reasons in Vietnamese and English, class probabilities."
+        ),
+    ] = False,
+    to_db: Annotated[
+        str | None,
+        typer.Option(
+            "--to-db",
+            metavar="[URL]",
+            help="Also load the flagged dossiers into the case store (the workbench's queue) and "
+            "the unit dashboard; bare: DATABASE_URL, else var/detector.db.",
+        ),
+    ] = None,
+) -> None:
+    """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
+    if to_db is None:
+        _batch_score(data_dir, model, out, at, since, until, details)
+        return
+    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, score_dataset, write_table
+    from detector.cli import _progress, _stage_progress
+    from features import read_dataset
+    from service.cases.load import load_batch
+
+    store = _store(to_db)
+    try:
+        with _progress() as bar:
+            step = _stage_progress(bar, 4)
+            step("reading the data folder")
+            ds = read_dataset(data_dir)
+            scored = score_dataset(ds, model, at=at, since=since, until=until, progress=step)
+            cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
+            path = write_table(scored[cols], out)
+            n_flag = int(scored["flagged"].sum())
+            task = bar.add_task("loading the case store", total=max(n_flag, 1) + 3)
+
+            def loading(msg: str) -> None:
+                bar.update(task, description=msg, advance=1)
+
+            summary = load_batch(
+                store, ds, scored, model, at=at, secret=_secret(), progress=loading
+            )
+            bar.update(task, completed=max(n_flag, 1) + 3)
+    finally:
+        store.dispose()
+    console.print(
+        f"{len(scored):,} dossiers scored at {at}, {n_flag:,} flagged "
+        f"({n_flag / max(1, len(scored)):.2%}) → {path}"
+    )
+    console.print(
+        f"case store: {summary.created:,} new cases, {summary.refreshed:,} refreshed, "
+        f"{summary.kept_reviewed:,} reviewed kept as they were; "
+        f"{summary.unit_months:,} unit-months, {summary.officer_months:,} officer-months "
+        f"({summary.seconds:.1f}s)"
+    )
+
+
+@app.command()
+def train(
+    data_dir: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. "
+            "Optional with --labels-from-db.",
+        ),
+    ] = None,
+    labels_from_db: Annotated[
+        str | None,
+        typer.Option(
+            "--labels-from-db",
+            metavar="[URL]",
+            help="Also learn from the case store's verdicts (misuse or legitimate, with their "
+            "type), which win over --labels on the same dossier; bare: DATABASE_URL, else "
+            "var/detector.db.",
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")
+    ] = None,
+    precision_target: Annotated[
+        float, typer.Option(help="Flag threshold: precision to reach on the calibration months.")
+    ] = 0.95,
+    capacity: Annotated[
+        float | None,
+        typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
+    ] = None,
+) -> None:
+    """Train the detectors (at submission and at review) and write them with their model card."""
+    if labels_from_db is None:
+        if labels is None:
+            raise UsageError("train needs labels: give --labels FILE, --labels-from-db, or both")
+        _batch_train(data_dir, labels, out, rules, precision_target, capacity)
+        return
+    import tempfile
+
+    from features import read_labels
+    from service.cases.labels import merge_labels, verdict_labels
+
+    store = _store(labels_from_db)
+    try:
+        with store.session() as s:
+            verdicts = verdict_labels(s)
+    finally:
+        store.dispose()
+    file_labels = read_labels(labels)[0] if labels is not None else None
+    merged = merge_labels(file_labels, verdicts)
+    if merged.empty:
+        raise UsageError(
+            "no labels: the case store has no misuse or legitimate verdicts"
+            + ("" if labels is None else f" and {labels} has no usable label")
+        )
+    console.print(
+        f"labels: {len(verdicts):,} from verdicts"
+        + ("" if file_labels is None else f", {len(file_labels):,} from {labels}")
+        + f"; {len(merged):,} dossiers labelled (a verdict wins over the file)"
+    )
+    with tempfile.TemporaryDirectory(prefix="detector-labels-") as tmp:
+        path = Path(tmp) / "labels.csv"
+        merged.to_csv(path, index=False)
+        _batch_train(data_dir, path, out, rules, precision_target, capacity)
+
+
+# the wrappers take the place of the commands they wrap in the help's list
+app.registered_commands.sort(
+    key=lambda info: (
+        _ORDER.index(name)
+        if (name := info.name or getattr(info.callback, "__name__", "")) in _ORDER
+        else len(_ORDER)
+    )
+)
+
+user_app = typer.Typer(help="Workbench users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _new_password(password_file: Path | None) -> str:
+    """From the file, else DETECTOR_NEW_PASSWORD, else asked twice without echo."""
+    if password_file is not None:
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UsageError(f"--password-file {password_file}: cannot read it") from exc
+        return lines[0] if lines else ""
+    from_env = os.environ.get("DETECTOR_NEW_PASSWORD")
+    if from_env:
+        return from_env
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name: letters, digits, '.', '_', '-'.")],
+    role: Annotated[str, typer.Option(help="viewer, reviewer or admin.")],
+    display_name: Annotated[str, typer.Option(help="Name shown in the workbench.")] = "",
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from the first line of this file."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Case store URL (default: DATABASE_URL, else var/detector.db)."),
+    ] = None,
+) -> None:
+    """Add a workbench user; the password comes from --password-file, DETECTOR_NEW_PASSWORD,
+    or is asked twice without echo, and is never printed."""
+    from service.cases import audit
+    from service.cases.security import UserError, create_user
+
+    password = _new_password(password_file)
+    store = _store(db)
+    try:
+        with store.session() as s:
+            user = create_user(s, username, password, role, display_name)
+            audit.record(
+                s,
+                None,
+                "user_create",
+                username="detector user add",
+                detail={"user": user.username, "role": user.role},
+            )
+    except UserError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        store.dispose()
+    console.print(f"user {username!r} added with role {role}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``detector`` console script."""
-    _main(argv)
+    _main(optional_values(sys.argv[1:] if argv is None else list(argv)))
 
 
 if __name__ == "__main__":  # pragma: no cover

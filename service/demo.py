@@ -1,20 +1,34 @@
-"""What ``make run`` prints before it serves: a local API key and a request to try.
+"""What ``make run`` prints before it serves: local keys and logins, and a request to try.
 
 ``python -m service.demo OUT`` writes ``OUT/api_keys.txt`` (a portal and an
-admin key, made once, kept between runs) and ``OUT/example_request.json`` (a
-dossier like one the simulator labelled as account misuse, with a new ID and
-a submission time after the history), and prints the curl commands.
+admin key, made once, kept between runs), ``OUT/logins.txt`` (a workbench
+user per role with a random password, made once, mode 600, and added to the
+case store if it is not there) and ``OUT/example_request.json`` (a dossier
+like one the simulator labelled as account misuse, with a new ID and a
+submission time after the history), and prints the address, the logins and
+the curl commands.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from service.auth import new_key
+from service.cases.db import CaseStore
+from service.cases.security import UserError, create_user
+from service.settings import Settings
+
+#: the local workbench users: name, role, display name
+LOCAL_USERS = (
+    ("admin", "admin", "Quản trị viên"),
+    ("reviewer", "reviewer", "Cán bộ kiểm tra"),
+    ("viewer", "viewer", "Người xem"),
+)
 
 
 def keys(out: Path) -> tuple[str, str]:
@@ -25,6 +39,28 @@ def keys(out: Path) -> tuple[str, str]:
         path.chmod(0o600)
     portal, admin = (line.rsplit(":", 1)[0] for line in path.read_text().split())
     return portal, admin
+
+
+def logins(out: Path) -> list[tuple[str, str, str]]:
+    """(username, role, password) of the local workbench users, made once and kept in the store."""
+    path = out / "logins.txt"
+    if not path.exists():
+        lines = [f"{name}:{role}:{secrets.token_urlsafe(12)}" for name, role, _ in LOCAL_USERS]
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+    users = [tuple(line.split(":", 2)) for line in path.read_text().split()]
+    names = {name: shown for name, _, shown in LOCAL_USERS}
+    store = CaseStore(Settings().database())
+    try:
+        for name, role, password in users:
+            try:
+                with store.session() as s:
+                    create_user(s, name, password, role, names.get(name, name))
+            except UserError:  # already there from an earlier run
+                pass
+    finally:
+        store.dispose()
+    return users  # type: ignore[return-value]
 
 
 def example(out: Path) -> dict[str, object]:
@@ -44,11 +80,17 @@ def example(out: Path) -> dict[str, object]:
 def main(out_dir: str, port: str = "8000") -> None:
     out = Path(out_dir)
     portal, admin = keys(out)
+    users = logins(out)
     body = out / "example_request.json"
     body.write_text(json.dumps(example(out), ensure_ascii=False, indent=2) + "\n")
     url = f"http://127.0.0.1:{port}"
     print(
         f"""
+Inspection workbench on {url}/  (Vietnamese; English from the top bar)
+  logins (also in {out}/logins.txt):
+"""
+        + "".join(f"    {name:<9} {password}   ({role})\n" for name, role, password in users)
+        + f"""
 Scoring API on {url}  (OpenAPI docs: {url}/docs)
   keys (also in {out}/api_keys.txt): portal {portal}
                                      admin  {admin}

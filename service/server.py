@@ -23,15 +23,15 @@ def app_factory() -> FastAPI:
 
 
 def run(
-    data_dir: Path,
-    model_dir: Path,
+    data_dir: Path | None,
+    model_dir: Path | None,
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
     store: str | None = None,
     access_log: bool = False,
 ) -> None:
-    """Serve until interrupted (blocking).
+    """Serve until interrupted (blocking); without folders, the workbench only.
 
     Raises
     ------
@@ -41,8 +41,9 @@ def run(
     """
     import uvicorn
 
-    os.environ["DETECTOR_DATA_DIR"] = str(data_dir.resolve())
-    os.environ["DETECTOR_MODEL_DIR"] = str(model_dir.resolve())
+    for name, folder in (("DETECTOR_DATA_DIR", data_dir), ("DETECTOR_MODEL_DIR", model_dir)):
+        if folder is not None:  # neither: the workbench only
+            os.environ[name] = str(folder.resolve())
     if store:
         os.environ["DETECTOR_STORE"] = store
     settings = Settings()

@@ -1,7 +1,9 @@
 """The service's settings, from environment variables (one pydantic-settings class).
 
 Every variable starts with ``DETECTOR_`` except ``DATABASE_URL``. ``detector
-serve`` fills the data and model folders from its options.
+serve`` fills the data and model folders from its options. Without both of
+them the service runs the workbench only (the review API and pages); the
+scoring endpoints then answer 503.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ PLACEHOLDERS = {"", "change-me", "changeme", "secret", "test", "xxx"}
 
 
 class Settings(BaseSettings):
-    """Configuration of the scoring API (see README, "Scoring API")."""
+    """Configuration of the scoring API and the workbench (see README, "Scoring API")."""
 
     model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
 
@@ -40,12 +42,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_batch: int = Field(default=1000, ge=1, le=10_000)
+    #: mark the session cookie Secure even when the request did not come over https
+    cookie_secure: bool = False
+    #: believe X-Forwarded-Proto and X-Forwarded-For (only behind a proxy that sets them)
+    trust_proxy: bool = False
+    #: seconds between two passes turning flagged API answers into cases
+    feed_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("data_dir", "model_dir", "api_keys_file", "database_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         """An empty variable (``DATABASE_URL=``) means unset, not the current folder."""
         return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def scoring_enabled(self) -> bool:
+        """Whether the scoring engine runs: both the data and the model folder are given."""
+        return self.data_dir is not None and self.model_dir is not None
 
     def database(self) -> str:
         """The log's database URL: ``DATABASE_URL``, else a SQLite file in the state folder."""

@@ -111,6 +111,23 @@ class Case(Base):
         sa.Index("ix_cases_month", "month"),
         sa.Index("ix_cases_type", "proxy_type"),
         sa.Index("ix_cases_assignee", "assignee_id"),
+        # migration 0002: a score-ordered index per filter, one wide index for counts,
+        # and the other sort orders (see the migration for why)
+        sa.Index("ix_cases_unit_score", "unit_id", sa.text("risk_score DESC")),
+        sa.Index("ix_cases_month_score", "month", sa.text("risk_score DESC")),
+        sa.Index("ix_cases_type_score", "proxy_type", sa.text("risk_score DESC")),
+        sa.Index("ix_cases_assignee_score", "assignee_id", sa.text("risk_score DESC")),
+        sa.Index(
+            "ix_cases_filters",
+            "status",
+            "unit_id",
+            "month",
+            "proxy_type",
+            "assignee_id",
+            "risk_score",
+        ),
+        sa.Index("ix_cases_submitted", "submitted_at"),
+        sa.Index("ix_cases_updated", "updated_at"),
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import os
+
+from fastapi import APIRouter, Request, Response
 
 from service import metrics
-from service.deps import EngineDep
-from service.schemas import Health, Ready
+from service.engine import Engine
+from service.review_schemas import ReadyOut
+from service.schemas import Health
 
 router = APIRouter(tags=["health"])
 
@@ -18,12 +21,21 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    response_model=Ready,
-    summary="The model and the history are loaded",
-    responses={503: {"model": Ready, "description": "still loading"}},
+    response_model=ReadyOut,
+    summary="The model and the history are loaded (or: the workbench only, no scoring)",
+    responses={503: {"model": ReadyOut, "description": "still loading"}},
 )
-async def readyz(engine: EngineDep, response: Response) -> dict[str, object]:
-    state = engine.readiness()
+async def readyz(request: Request, response: Response) -> dict[str, object]:
+    """Ready when the engine has loaded; a workbench-only app is ready at once (``scoring: false``)."""
+    engine: Engine | None = request.app.state.engine
+    cases = request.app.state.cases.engine.dialect.name
+    if not request.app.state.scoring:
+        return {"status": "ready", "scoring": False, "cases": cases, "worker": os.getpid()}
+    if engine is None:  # not yet built (the lifespan handler builds it before serving)
+        state: dict[str, object] = {"status": "loading", "worker": os.getpid()}
+    else:
+        state = engine.readiness()
+    state = {**state, "scoring": True, "cases": cases}
     if state["status"] != "ready":
         response.status_code = 503
     return state

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from svc import ADMIN, PORTAL
 
+from service.fastpath import FastScore
+
 DOSSIER: dict[str, Any] = {
     "dossier_id": "API-TEST-0001",
     "procedure_code": "1.001193",
@@ -241,6 +243,16 @@ def test_health_readiness_and_metrics(client: TestClient, split: dict[str, Any])
     assert 'detector_requests_total{endpoint="/v1/score",method="POST",status="200"}' in text
     assert 'detector_request_seconds_bucket{endpoint="/v1/score",le="0.015"}' in text
     assert "detector_scored_total" in text and "detector_flags_total" in text
+
+
+def test_score_is_answered_before_fastapis_layers(client: TestClient) -> None:
+    # every /v1/score test in this module goes through service.fastpath, not the FastAPI route
+    r = client.post("/v1/score", json=body(dossier_id="FAST-PATH-1"), headers=PORTAL)
+    assert r.status_code == 200 and r.json()["dossier_id"] == "FAST-PATH-1"
+    assert r.headers["content-length"] == str(len(r.content))  # not chunked: cheaper for callers
+    assert isinstance(client.app.middleware_stack, FastScore)  # type: ignore[attr-defined]
+    r = client.post("/v1/score/", json=body(), headers=PORTAL, follow_redirects=False)
+    assert r.status_code == 307  # any other path is FastAPI's (here: its slash redirect)
 
 
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:

@@ -30,6 +30,18 @@ def test_migrations_create_every_table_and_run_twice(store: CaseStore) -> None:
     assert expected | {"unit_months", "officer_months", "case_store_version"} <= names
 
 
+def test_the_migrations_build_what_the_models_declare(store: CaseStore) -> None:
+    # the models are what the code queries; the migrations are what a database gets
+    from service.cases.models import Base
+
+    inspector = sa.inspect(store.engine)
+    for table in Base.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert {c.name for c in table.columns} <= columns, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert {i.name for i in table.indexes} <= indexes, table.name
+
+
 @pytest.mark.parametrize(
     "statement", ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"]
 )

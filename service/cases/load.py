@@ -1,0 +1,379 @@
+"""Loading a batch run's flagged dossiers into the case store (``detector score --to-db``).
+
+:func:`load_batch` turns each flagged row of
+:func:`detector.batch.score_dataset` into a case: the dossier's own fields
+(and its account's holder), the reasons with the feature values behind them,
+the data gaps, the class probabilities, and the evidence subgraph with the
+links the reasons point at marked suspicious and every personal value
+pseudonymised. It also loads the unit × month and officer × month figures of
+:func:`detector.batch.unit_report` for the dashboard.
+
+Loading again is safe: a case is keyed by its dossier; an open case gets the
+new score, reasons and evidence; a reviewed case (one with a verdict) keeps
+what its reviewer saw; verdicts and assignments are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from detector.artifacts import load
+from detector.batch import unit_report
+from detector.fastscore import FastScorer, Reason
+from features import Dataset, EntityIndex, evidence_subgraph, mark, to_json
+from features.compute import FeatureFrame, compute_features
+from features.contract import LOCAL_TZ, PROXY_TYPES
+from features.errors import UsageError
+from service.cases import audit
+from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
+from service.cases._private import json_safe, pseudonymiser, to_utc
+from service.cases.db import CaseStore
+from service.cases.models import Case, OfficerMonth, UnitMonth, utcnow
+
+__all__ = [
+    "DOSSIER_FIELDS",
+    "LoadSummary",
+    "json_safe",
+    "load_batch",
+    "refresh_statistics",
+    "upsert",
+]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+#: the dossier fields a case keeps (the contract's ``dossiers`` columns), plus ``holder_id``
+DOSSIER_FIELDS: tuple[str, ...] = (
+    "dossier_id", "procedure_code", "unit_id", "channel", "submitted_at", "synced_at",
+    "account_id", "owner_id", "owner_name", "declared_relation", "authorization_id",
+    "contact_phone", "contact_email", "ip", "device_id", "attachment_kind", "payer_token",
+    "received_by", "accepted_at",
+)  # fmt: skip
+#: flagged dossiers turned into cases per transaction
+CHUNK = 500
+_NEEDED = ("dossier_id", "risk_score", "proxy_type", "flagged", "reasons", "data_gaps")
+
+
+@dataclass
+class LoadSummary:
+    """What a load did (counts only: no personal data)."""
+
+    scored: int = 0
+    flagged: int = 0
+    created: int = 0
+    refreshed: int = 0
+    kept_reviewed: int = 0
+    unit_months: int = 0
+    officer_months: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def _dossier_fields(ds: Dataset, ids: pd.Index) -> pd.DataFrame:
+    """The flagged dossiers' fields as JSON-ready values, with the holder of their account."""
+    d = ds.tables["dossiers"].drop_duplicates("dossier_id").set_index("dossier_id", drop=False)
+    d = d.reindex(ids)[[c for c in DOSSIER_FIELDS if c in d.columns]]
+    accounts = ds.tables["accounts"].drop_duplicates("account_id").set_index("account_id")
+    d["holder_id"] = accounts["holder_id"].reindex(d["account_id"].to_numpy()).to_numpy()
+    return d
+
+
+def _feature_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Feature rows as :class:`FastScorer` reads them: floats (NaN unknown), str for categories."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    plain = frame.astype({c: object for c in cats}).astype(
+        {c: float for c in frame.columns if c not in cats}
+    )
+    return [
+        {k: (math.nan if v is None else v) for k, v in row.items()}
+        for row in plain.to_dict("records")
+    ]
+
+
+def _reasons(codes: str, vi: str, en: str, fast: list[Reason]) -> list[dict[str, Any]]:
+    """The scored row's reasons, each with the evidence the compiled scorer found for it.
+
+    The scores file is the record; the compiled scorer (bit-for-bit the same
+    model) adds the values behind each reason. Should the two ever disagree
+    on a code, the code keeps its sentences and gets no evidence.
+    """
+    code_list = [c for c in str(codes or "").split(";") if c]
+    vis, ens = str(vi or "").split(" | "), str(en or "").split(" | ")
+    if len(vis) != len(code_list) or len(ens) != len(code_list):
+        vis = ens = [""] * len(code_list)
+    found = {r.code: r for r in fast}
+    out = []
+    for code, v, e in zip(code_list, vis, ens, strict=True):
+        r = found.get(code)
+        out.append(
+            {
+                "code": code,
+                "vi": v or (r.vi if r else ""),
+                "en": e or (r.en if r else ""),
+                "evidence": json_safe(dict(r.evidence)) if r else {},
+            }
+        )
+    return out
+
+
+def _month(ts: object) -> str:
+    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
+        return ""
+    return ts.tz_convert(LOCAL_TZ).strftime("%Y-%m")
+
+
+def _case_rows(
+    chunk: pd.DataFrame,
+    fields: pd.DataFrame,
+    feats: FeatureFrame,
+    fast: FastScorer,
+    index: EntityIndex,
+    *,
+    at: str,
+    pseudonymise: Callable[[str], str],
+    model_version: str,
+) -> list[dict[str, Any]]:
+    """The case columns of a chunk of flagged rows (everything but the case's own state)."""
+    ids = chunk["dossier_id"].astype(str)
+    rows = _feature_rows(feats.frame.loc[ids.to_numpy()])
+    moment: str | None = "submission" if at == "submission" else None
+    out = []
+    for (_, r), values in zip(chunk.iterrows(), rows, strict=True):
+        dossier_id = str(r["dossier_id"])
+        f = fields.loc[dossier_id]
+        scored = fast.score(values, str(r["data_gaps"] or ""))
+        reasons = _reasons(r["reasons"], r.get("reasons_vi", ""), r.get("reasons_en", ""),
+                           scored.reasons)  # fmt: skip
+        graph = evidence_subgraph(index, dossier_id, at=moment, max_related=MAX_RELATED)
+        marked = mark(graph, suspicious_edges(graph, reasons), strict=False)
+        submitted = f["submitted_at"]
+        out.append(
+            {
+                "dossier_id": dossier_id,
+                "unit_id": str(f["unit_id"]) if isinstance(f["unit_id"], str) else "",
+                "month": _month(submitted),
+                "submitted_at": to_utc(submitted.to_pydatetime())
+                if isinstance(submitted, pd.Timestamp) and not pd.isna(submitted)
+                else None,
+                "channel": str(f["channel"]) if isinstance(f["channel"], str) else "",
+                "risk_score": float(r["risk_score"]),
+                "proxy_type": str(r["proxy_type"]),
+                "reasons": reasons,
+                "data_gaps": [g for g in str(r["data_gaps"] or "").split(";") if g],
+                "probabilities": {c: json_safe(float(r[f"p_{c}"])) for c in PROXY_TYPES},
+                "dossier": {k: json_safe(v) for k, v in f.items()},
+                "evidence": {
+                    "graph": to_json(marked, pseudonymise),
+                    "related": related_dossiers(graph),
+                },
+                "source": "batch",
+                "scored_at": at,
+                "model_version": model_version,
+            }
+        )
+    return out
+
+
+def _write_cases(s: Session, rows: list[dict[str, Any]], summary: LoadSummary) -> None:
+    """Insert new cases; refresh open ones; leave reviewed ones as their reviewer saw them."""
+    existing = {
+        d: (i, st)
+        for d, i, st in s.execute(
+            sa.select(Case.dossier_id, Case.id, Case.status).where(
+                Case.dossier_id.in_([r["dossier_id"] for r in rows])
+            )
+        )
+    }
+    new = [r for r in rows if r["dossier_id"] not in existing]
+    now = utcnow()
+    refresh = [
+        {**r, "id": existing[r["dossier_id"]][0], "updated_at": now}
+        for r in rows
+        if r["dossier_id"] in existing and existing[r["dossier_id"]][1] == "open"
+    ]
+    summary.kept_reviewed += len(rows) - len(new) - len(refresh)
+    if new:
+        s.execute(
+            sa.insert(Case),
+            [{**r, "status": "open", "created_at": now, "updated_at": now} for r in new],
+        )
+    if refresh:
+        s.execute(sa.update(Case), refresh)
+    summary.created += len(new)
+    summary.refreshed += len(refresh)
+
+
+def upsert(s: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert rows, replacing those with the same primary key (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    table = model.__table__
+    keys = [c.name for c in table.primary_key.columns]
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    pg = s.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(rows), 2000):
+        part = rows[start : start + 2000]
+        stmt = postgresql.insert(table).values(part) if pg else sqlite.insert(table).values(part)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys,
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
+        s.execute(stmt)
+
+
+def refresh_statistics(s: Session) -> None:
+    """Let the query planner see the new cases (it picks the queue's indexes from them).
+
+    Both databases sample (SQLite 1,000 rows per index): well under a second at
+    100,000 cases.
+    """
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(sa.text("PRAGMA analysis_limit=1000"))
+    s.execute(sa.text("ANALYZE cases"))
+
+
+def _report_rows(
+    ds: Dataset, scored: pd.DataFrame
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The unit × month and officer × month rows, for the months this run scored."""
+    units, officers = unit_report(ds, scored)
+    d = ds.tables["dossiers"]
+    t = d.loc[d["dossier_id"].isin(scored["dossier_id"]), "submitted_at"]
+    months = set(t.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m").dropna())
+    units = units[units["month"].isin(months)]
+    officers = officers[officers["month"].isin(months)]
+    return (
+        [json_safe(r) for r in units.to_dict("records")],
+        [json_safe(r) for r in officers.to_dict("records")],
+    )
+
+
+def load_batch(
+    store: CaseStore,
+    ds: Dataset,
+    scored: pd.DataFrame,
+    model_dir: str | Path,
+    *,
+    at: str,
+    secret: bytes,
+    progress: Progress | None = None,
+    features: FeatureFrame | None = None,
+    index: EntityIndex | None = None,
+) -> LoadSummary:
+    """Create or refresh a case for every flagged dossier of a batch run, and the dashboard.
+
+    Parameters
+    ----------
+    store
+        The case store.
+    ds
+        The data folder that was scored.
+    scored
+        :func:`detector.batch.score_dataset`'s frame over ``ds`` (with the
+        details columns: data gaps, sentences, probabilities).
+    model_dir
+        The model folder that scored it (the compiled scorer adds each
+        reason's evidence; the card gives the model version).
+    at
+        The moment scored: ``review`` or ``submission``; the evidence graph is
+        drawn as of the same moment.
+    secret
+        Key of the HMAC that pseudonymises personal values in the evidence.
+    progress
+        Called with a message at each stage and after each chunk of cases.
+    features
+        The feature frame of ``at`` over ``ds``, when the caller already has
+        it (otherwise computed again, which costs about as much as scoring).
+    index
+        An :class:`EntityIndex` of ``ds`` to reuse.
+
+    Returns
+    -------
+    LoadSummary
+
+    Raises
+    ------
+    UsageError
+        ``at`` is not a moment, or ``scored`` lacks the details columns.
+
+    Notes
+    -----
+    Cost: the feature pass, the index (seconds at 100k dossiers), then a few
+    milliseconds per flagged dossier for its subgraph and reasons; cases are
+    written :data:`CHUNK` per transaction, so reviewers keep working during
+    a load. One ``cases_load`` audit entry records the counts.
+    """
+    started = time.perf_counter()
+    if at not in ("review", "submission"):
+        raise UsageError(f"at must be review or submission (got {at!r})")
+    needed = [*_NEEDED, "reasons_vi", "reasons_en", *[f"p_{c}" for c in PROXY_TYPES]]
+    missing = [c for c in needed if c not in scored.columns]
+    if missing:
+        raise UsageError(
+            f"scores: expected the details columns of score_dataset, missing {', '.join(missing)}"
+        )
+    det, card = load(model_dir, at)
+    fast = FastScorer.from_detector(det)
+    summary = LoadSummary(scored=len(scored))
+    flagged = scored[scored["flagged"].astype(bool)].drop_duplicates("dossier_id")
+    flagged = flagged.sort_values("risk_score", ascending=False, kind="stable")
+    summary.flagged = len(flagged)
+    if features is None:
+        _say(progress, f"features at {at}")
+        features = compute_features(ds.tables, ds.present, at)
+    if index is None:
+        _say(progress, "entity index")
+        index = EntityIndex.from_dataset(ds)
+    fields = _dossier_fields(ds, pd.Index(flagged["dossier_id"].astype(str)))
+    pseudonymise = pseudonymiser(secret)
+    for start in range(0, len(flagged), CHUNK):
+        chunk = flagged.iloc[start : start + CHUNK]
+        rows = _case_rows(
+            chunk, fields, features, fast, index,
+            at=at, pseudonymise=pseudonymise, model_version=str(card["model_version"]),
+        )  # fmt: skip
+        with store.session() as s:
+            _write_cases(s, rows, summary)
+        _say(progress, f"cases {min(start + CHUNK, len(flagged)):,}/{len(flagged):,}")
+    _say(progress, "unit and officer months")
+    unit_rows, officer_rows = _report_rows(ds, scored)
+    summary.unit_months, summary.officer_months = len(unit_rows), len(officer_rows)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    with store.session() as s:
+        refresh_statistics(s)
+        upsert(s, UnitMonth, unit_rows)
+        upsert(s, OfficerMonth, officer_rows)
+        audit.record(
+            s,
+            None,
+            "cases_load",
+            username="detector score --to-db",
+            detail={
+                "source": "batch",
+                "at": at,
+                "model_version": str(card["model_version"]),
+                **summary.as_dict(),
+            },
+        )
+    log.info(
+        "cases loaded: %d flagged, %d new, %d refreshed, %d reviewed kept",
+        summary.flagged, summary.created, summary.refreshed, summary.kept_reviewed,
+    )  # fmt: skip
+    return summary

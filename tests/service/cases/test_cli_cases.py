@@ -1,0 +1,169 @@
+"""The command line with the case store: ``score --to-db``, ``user add``, ``train --labels-from-db``.
+
+Every command runs for real (``python -m service.cli``) on the session's small
+province, as a user would type it; the scores are the last month's only
+(``--since 2025-12-01``), which keeps each load to seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from detector.artifacts import load_card
+from service.cases.db import CaseStore
+from service.cases.labels import merge_labels, verdict_labels
+from service.cases.models import Case, User
+from service.cases.queue import record_verdict
+from service.cases.security import Who, authenticate
+from service.cli import DEFAULT_DB, optional_values
+
+SINCE = "2025-12-01"
+PASSWORD = "a long enough password"
+
+
+def detector(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("DETECTOR_NEW_PASSWORD", "DATABASE_URL")
+    }
+    full_env.update({"DETECTOR_LOG_LEVEL": "WARNING", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=full_env,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["score", "D", "--to-db"], ["score", "D", "--to-db", DEFAULT_DB]),
+        (["score", "D", "--to-db", "--out", "x"], ["score", "D", "--to-db", DEFAULT_DB, "--out", "x"]),
+        (["score", "D", "--to-db", "sqlite:///a.db"], ["score", "D", "--to-db", "sqlite:///a.db"]),
+        (["score", "D", "--to-db=sqlite:///a.db"], ["score", "D", "--to-db=sqlite:///a.db"]),
+        # a data folder is not a URL: the option stays bare, the folder stays an argument
+        (["score", "--to-db", "D"], ["score", "--to-db", DEFAULT_DB, "D"]),
+        (["train", "D", "--labels-from-db"], ["train", "D", "--labels-from-db", DEFAULT_DB]),
+        (["serve", "--data", "D"], ["serve", "--data", "D"]),
+    ],
+)  # fmt: skip
+def test_bare_database_options_get_the_default(argv: list[str], expected: list[str]) -> None:
+    assert optional_values(argv) == expected
+
+
+@pytest.mark.slow
+def test_score_to_db_then_user_add_then_train_from_the_verdicts(
+    province_dir: Path, model_dir: Path, partial_labels: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    data = str(province_dir / "data")
+    scores = tmp_path / "scores.csv"
+    proc = detector("score", data, "--model", str(model_dir), "--out", str(scores),
+                    "--since", SINCE, "--to-db", url)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    flagged = pd.read_csv(scores, dtype={"dossier_id": str}).query("flagged")
+    assert f"case store: {len(flagged):,} new cases" in proc.stdout
+    # the scores file is the contract's (no details asked), whatever the store got
+    assert list(pd.read_csv(scores, nrows=1).columns) == [
+        "dossier_id", "risk_score", "proxy_type", "flagged", "reasons",
+    ]  # fmt: skip
+
+    # users: password from the environment, then from a file; never printed
+    proc = detector("user", "add", "rita", "--role", "reviewer", "--db", url,
+                    env={"DETECTOR_NEW_PASSWORD": PASSWORD})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    secret_file = tmp_path / "pw.txt"
+    secret_file.write_text(PASSWORD + "-2\n")
+    proc2 = detector("user", "add", "adam", "--role", "admin", "--db", url,
+                     "--password-file", str(secret_file))  # fmt: skip
+    assert proc2.returncode == 0, proc2.stderr
+    for p in (proc, proc2):
+        assert PASSWORD not in p.stdout + p.stderr
+    store = CaseStore(url)
+    with store.session() as s:
+        assert authenticate(s, "rita", PASSWORD) is not None
+        assert authenticate(s, "adam", PASSWORD + "-2") is not None
+        rita = s.scalar(sa.select(User).where(User.username == "rita"))
+        assert rita is not None and rita.role == "reviewer"
+        who = Who(rita.id, "rita", "rita", "reviewer", "csrf")
+        # the team reviews the top of the queue; the simulator's truth is their verdict
+        truth = pd.read_csv(province_dir / "labels.csv", dtype=str).set_index("dossier_id")[
+            "proxy_type"
+        ]
+        top = list(
+            s.execute(
+                sa.select(Case.id, Case.dossier_id).order_by(Case.risk_score.desc()).limit(40)
+            )
+        )
+        for case_id, dossier_id in top:
+            t = truth[dossier_id]
+            decision = "misuse" if t in ("identity_misuse", "officer_proxy") else "legitimate"
+            record_verdict(s, case_id, who, decision, t)
+        verdicts = verdict_labels(s)
+    store.dispose()
+    assert len(verdicts) == 40
+    out = tmp_path / "model2"
+    proc = detector("train", data, "--labels", str(partial_labels), "--labels-from-db", url,
+                    "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    merged = merge_labels(pd.read_csv(partial_labels, dtype=str), verdicts)
+    card = load_card(out)
+    # the verdicts are December's, the file's labels end in October: 40 more labelled dossiers
+    assert card["training"]["labelled"] == len(merged) == len(pd.read_csv(partial_labels)) + 40
+    assert "40 from verdicts" in proc.stdout
+
+
+@pytest.mark.parametrize("where", ["end", "middle"])
+def test_a_bare_to_db_uses_database_url(
+    province_dir: Path, model_dir: Path, db_url: str, tmp_path: Path, where: str
+) -> None:
+    args = ["score", str(province_dir / "data"), "--model", str(model_dir),
+            "--out", str(tmp_path / "s.csv"), "--since", "2025-12-20", "--details"]  # fmt: skip
+    args = [*args, "--to-db"] if where == "end" else [*args[:2], "--to-db", *args[2:]]
+    proc = detector(*args, env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    flagged = pd.read_csv(tmp_path / "s.csv", dtype={"dossier_id": str}).query("flagged")
+    store = CaseStore(db_url)
+    with store.session() as s:
+        assert sorted(s.scalars(sa.select(Case.dossier_id))) == sorted(flagged["dossier_id"])
+    store.dispose()
+    assert not (tmp_path / "var").exists()  # DATABASE_URL, not the default SQLite file
+
+
+def test_train_needs_labels_from_somewhere(province_dir: Path, tmp_path: Path) -> None:
+    data = str(province_dir / "data")
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    proc = detector("train", data, "--out", str(tmp_path / "m"))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--labels FILE, --labels-from-db" in proc.stderr
+    proc = detector("train", data, "--out", str(tmp_path / "m"), "--labels-from-db", url)
+    assert proc.returncode == 2 and "no misuse or legitimate verdicts" in proc.stderr
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["nina", "--role", "reviewer"], {"DETECTOR_NEW_PASSWORD": "short"}, "at least 10"),
+        (["nina", "--role", "boss"], {"DETECTOR_NEW_PASSWORD": PASSWORD}, "role: expected one of"),
+        (["bad name!", "--role", "viewer"], {"DETECTOR_NEW_PASSWORD": PASSWORD}, "username: expected"),
+    ],
+)  # fmt: skip
+def test_user_add_refuses_with_one_line(
+    db_url: str, args: list[str], env: dict[str, str], message: str
+) -> None:
+    proc = detector("user", "add", *args, "--db", db_url, env=env)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+    assert env["DETECTOR_NEW_PASSWORD"] not in proc.stdout + proc.stderr

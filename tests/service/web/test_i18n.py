@@ -1,0 +1,119 @@
+"""The pages' words: both languages complete, dates, numbers, months."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from features import NODE_TYPES
+from features.contract import PROXY_TYPES
+from service.cases.audit import ACTIONS
+from service.cases.models import CASE_STATUSES, DECISION_TYPES, USER_ROLES
+from service.web import i18n
+
+TEMPLATES = Path(i18n.__file__).with_name("templates")
+
+
+def test_every_template_key_exists_in_both_languages() -> None:
+    # a literal key used by a template (_("key")) must translate in both languages
+    used = set()
+    for path in TEMPLATES.glob("*.html"):
+        used |= set(
+            re.findall(r"""_\(["']([a-z_]+)["']\s*[,)]""", path.read_text(encoding="utf-8"))
+        )
+    assert len(used) > 50
+    for lang in i18n.LANGS:
+        for key in sorted(used):
+            assert i18n.translate(
+                lang,
+                key,
+                id=1,
+                total=1,
+                n=1,
+                page=1,
+                pages=1,
+                field="f",
+                message="m",
+                role="r",
+                unit="u",
+                nodes=1,
+                edges=1,
+            )
+
+
+def test_unknown_key_fails_loudly() -> None:
+    with pytest.raises(KeyError):
+        i18n.translate("vi", "no_such_key")
+
+
+@pytest.mark.parametrize(
+    ("kind", "codes"),
+    [
+        ("role", USER_ROLES),
+        ("proxy_type", PROXY_TYPES),
+        ("status", CASE_STATUSES),
+        ("decision", tuple(DECISION_TYPES)),
+        ("node", NODE_TYPES),
+        ("action", ACTIONS),
+    ],
+)
+def test_every_code_has_words_in_both_languages(kind: str, codes: tuple[str, ...]) -> None:
+    for code in codes:
+        vi, en = i18n.label("vi", kind, code), i18n.label("en", kind, code)
+        assert vi != code and en != code, f"{kind} {code!r} has no words"
+    # Vietnamese is written with its diacritics, not as ASCII
+    assert any(not ch.isascii() for code in codes for ch in i18n.label("vi", kind, code))
+
+
+def test_vietnamese_strings_carry_diacritics() -> None:
+    assert i18n.translate("vi", "queue_title") == "Hàng đợi hồ sơ cần kiểm tra"
+    assert i18n.translate("vi", "case_not_found", id=123) == "Không tìm thấy hồ sơ #123."
+    assert i18n.translate("en", "case_not_found", id=123) == "Case #123 was not found."
+
+
+def test_unknown_code_is_shown_as_it_is() -> None:
+    # data can carry a code newer than the pages: shown raw rather than hidden
+    assert i18n.label("vi", "gap", "brand_new_gap") == "brand_new_gap"
+    assert i18n.label("en", "status", None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("vi", "03/10/2025"), ("en", "2025-10-03")],
+)
+def test_dates_follow_the_language_on_local_time(lang: str, expected: str) -> None:
+    # 2025-10-02 18:30 UTC is already 3 October 01:30 in Vietnam (UTC+7)
+    moment = datetime(2025, 10, 2, 18, 30, tzinfo=UTC)
+    assert i18n.date(lang, moment) == expected
+    assert i18n.date(lang, moment.isoformat()) == expected
+    assert i18n.datetime_text(lang, moment).endswith("01:30")
+
+
+def test_naive_store_times_are_utc() -> None:
+    # SQLite hands stored UTC times back without an offset
+    assert i18n.datetime_text("vi", datetime(2025, 10, 2, 18, 30)) == "03/10/2025 01:30"
+
+
+def test_numbers_percent_and_months() -> None:
+    assert i18n.number("vi", 19955) == "19.955"
+    assert i18n.number("en", 19955) == "19,955"
+    assert i18n.number("vi", 0.875, 2) == "0,88"
+    assert i18n.percent("vi", 0.862) == "86,2%"
+    assert i18n.percent("en", 0.862) == "86.2%"
+    assert i18n.month("vi", "2025-10") == "10/2025"
+    assert i18n.month("en", "2025-10") == "2025-10"
+    assert i18n.date("vi", None) == "—"
+
+
+def test_feature_names_and_values_come_from_the_definitions() -> None:
+    assert i18n.feature_name("vi", "holder_relation") != "holder_relation"
+    assert i18n.feature_value("vi", "holder_relation", "none_known") == (
+        "không có quan hệ nào được ghi nhận"
+    )
+    assert i18n.feature_value("en", "holder_relation", "none_known") == "no recorded link"
+    assert i18n.feature_value("vi", "acct_owners", 48) == "48"
+    assert i18n.feature_value("vi", "dev_self_share", 0.25) == "0,25"
+    assert i18n.feature_value("en", "acct_owners", None) == "—"
