@@ -107,7 +107,7 @@ class Case(Base):
         sa.CheckConstraint(f"source IN {CASE_SOURCES!r}", name="ck_cases_source"),
         sa.Index("ix_cases_status_score", "status", sa.text("risk_score DESC")),
         sa.Index("ix_cases_score", sa.text("risk_score DESC")),
-        sa.Index("ix_cases_unit_month", "unit_id", "month"),
+        sa.Index("ix_cases_unit_month_status", "unit_id", "month", "status"),  # 0003
         sa.Index("ix_cases_month", "month"),
         sa.Index("ix_cases_type", "proxy_type"),
         sa.Index("ix_cases_assignee", "assignee_id"),
