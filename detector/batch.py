@@ -60,11 +60,28 @@ def train(
     capacity: float | None = None,
     random_state: int = 0,
     progress: Progress | None = None,
+    review_labels_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train a detector for each moment and save them with their card under ``out_dir``."""
+    """Train a detector for each moment and save them with their card under ``out_dir``.
+
+    ``review_labels_path`` holds labels the review queue chose (the team's
+    verdicts on its top). They win over ``labels_path`` on the same dossier and
+    train the trees, but only ``labels_path``'s dossiers calibrate the risk and
+    set the threshold: a queue's top is not a sample of the dossiers.
+
+    Raises
+    ------
+    UsageError
+        Too few misuse labels, or labels that cannot calibrate the risk.
+    """
     _say(progress, "reading the data folder")
     ds = read_dataset(data_dir)
     y = labels_for(ds, labels_path)
+    calibrate = None
+    if review_labels_path is not None:
+        chosen = labels_for(ds, review_labels_path)
+        calibrate = ~(chosen.notna() & y.isna())  # in the file too: a sample's dossier
+        y = chosen.combine_first(y)
     t = pd.Series(ds.tables["dossiers"]["submitted_at"].to_numpy(), index=y.index)
     if y.isin(MISUSE_TYPES).sum() < 10:
         raise UsageError(
@@ -82,13 +99,17 @@ def train(
             precision_target=precision_target,
             capacity=capacity,
         )
-        detectors[at] = det.fit(features[at].frame, y, t)
+        try:
+            detectors[at] = det.fit(features[at].frame, y, t, calibrate)
+        except ValueError as exc:  # labels that cannot train or calibrate: say which
+            raise UsageError(f"{labels_path}: {exc}") from exc
     labelled = y.notna()
     training = {
         "data_dir": str(data_dir),
         "fingerprint": fingerprint(y.index.to_series()[labelled], y[labelled]),
         "dossiers": len(y),
         "labelled": int(labelled.sum()),
+        "labels_chosen_by_review": 0 if calibrate is None else int((~calibrate).sum()),
         "label_counts": {k: int(v) for k, v in y.value_counts().items()},
         "period": [str(t.min()), str(t.max())],
         "labelled_period": [str(t[labelled].min()), str(t[labelled].max())],

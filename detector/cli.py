@@ -240,6 +240,14 @@ def train(
         float | None,
         typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
     ] = None,
+    review_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--review-labels",
+            help="Labels the review queue chose (verdicts on its top): they win over --labels "
+            "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
+        ),
+    ] = None,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card."""
     from detector.batch import train as run
@@ -255,6 +263,7 @@ def train(
             precision_target=precision_target,
             capacity=capacity,
             progress=_stage_progress(bar, 7),
+            review_labels_path=review_labels,
         )
     table = Table(title=f"Model {card['model_version']} → {out}")
     for col in ("moment", "threshold", "AP", "precision", "recall", "flag rate"):

@@ -160,6 +160,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         y: pd.Series,
         t: pd.Series | None = None,
         rule_score: pd.Series | None = None,
+        calibrate: pd.Series | None = None,
     ) -> MisuseModel:
         """Fit on labelled rows of ``X`` (``y`` NaN rows are ignored).
 
@@ -169,6 +170,15 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         y : ``proxy_type`` per row, aligned with ``X``.
         t : submission times, for the time-ordered calibration split (default: row order).
         rule_score : the rule engine's score per row (0 when no rule applies).
+        calibrate : rows whose labels may calibrate (default: all). Labels the
+            review queue chose (verdicts on its top) are not a sample of the
+            dossiers: they train the trees, but calibrating on them would skew
+            the risk and the threshold towards misuse.
+
+        Raises
+        ------
+        ValueError
+            Unknown labels, too few labels, or calibration months holding one class only.
         """
         if not 0 < self.self_keep <= 1 or not 0 < self.calibration_share < 0.5:
             raise ValueError("self_keep must be in (0, 1] and calibration_share in (0, 0.5)")
@@ -185,8 +195,25 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             rule_score[labelled] if rule_score is not None else pd.Series(0.0, index=yl.index)
         ).to_numpy(float)
         order = np.argsort(tl.to_numpy(), kind="stable")
-        n_cal = int(len(order) * self.calibration_share)
-        fit_idx, cal_idx = order[: len(order) - n_cal], order[len(order) - n_cal :]
+        eligible = (
+            calibrate[labelled].to_numpy(bool)
+            if calibrate is not None and calibrate[labelled].any()
+            else np.ones(len(yl), bool)
+        )
+        candidates = order[eligible[order]]  # time order, calibration-eligible rows only
+        n_cal = int(len(candidates) * self.calibration_share)
+        cal_idx = candidates[len(candidates) - n_cal :]
+        fit_idx = np.setdiff1d(order, cal_idx, assume_unique=True)
+        fit_idx = order[np.isin(order, fit_idx)]  # keep time order
+        target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
+        if n_cal == 0 or target.all() or not target.any():
+            raise ValueError(
+                f"the latest {self.calibration_share:.0%} of the calibration-eligible labels "
+                f"({n_cal} dossiers) hold "
+                + ("no label" if n_cal == 0 else "misuse only" if target.all() else "no misuse")
+                + ": the risk cannot be calibrated; label a sample of recent dossiers, "
+                "not only flagged ones"
+            )
         self.feature_names_in_ = np.array(X.columns)
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
@@ -194,7 +221,6 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         early = self._fit_trees(Xa, ya, wa, rng)
         # 2. stacking calibrator on the later part
         p_cal = early[0].predict_proba(Xl.iloc[cal_idx])[:, 1]
-        target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
         features_cal = np.c_[_logit(p_cal), rs[cal_idx]]
         self.calibrator_ = LogisticRegression(C=10.0).fit(features_cal, target)
         # out-of-sample risk on the calibration months: where thresholds and metrics are judged

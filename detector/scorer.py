@@ -115,8 +115,14 @@ class Detector(BaseEstimator):
         self.capacity = capacity
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: pd.DataFrame, y: pd.Series, t: pd.Series) -> Detector:
-        """Fit on a feature frame, labels (NaN = unlabelled) and submission times."""
+    def fit(
+        self, X: pd.DataFrame, y: pd.Series, t: pd.Series, calibrate: pd.Series | None = None
+    ) -> Detector:
+        """Fit on a feature frame, labels (NaN = unlabelled) and submission times.
+
+        ``calibrate`` marks the rows whose labels may calibrate the risk and set
+        the threshold (default: all); see :meth:`MisuseModel.fit`.
+        """
         if self.at not in ("submission", "review"):
             raise ValueError(f"at must be submission or review (got {self.at!r})")
         rules = load_rules(self.rules_path or DEFAULT_RULES_PATH)
@@ -125,7 +131,8 @@ class Detector(BaseEstimator):
         online = (X["channel"] == "online").to_numpy()
         rule_score = self.ruleset_.score(X)
         model = clone(self.model) if self.model is not None else MisuseModel()
-        self.model_ = model.fit(X[online], y[online], t[online], rule_score[online])
+        cal = calibrate[online] if calibrate is not None else None
+        self.model_ = model.fit(X[online], y[online], t[online], rule_score[online], cal)
         self.threshold_, self.threshold_policy_ = self._threshold()
         self.typical_ = self._typical(X[online & y.isin(LEGITIMATE_TYPES).to_numpy()])
         self.explain_features_ = self._explain_candidates(X[online], rule_score[online], y[online])

@@ -262,12 +262,25 @@ def train(
         float | None,
         typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
     ] = None,
+    review_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--review-labels",
+            help="Labels the review queue chose (verdicts on its top): they win over --labels "
+            "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
+        ),
+    ] = None,
 ) -> None:
-    """Train the detectors (at submission and at review) and write them with their model card."""
+    """Train the detectors (at submission and at review) and write them with their model card.
+
+    Verdicts (--labels-from-db) were recorded on the top of the review queue, so
+    they are not a sample of the dossiers: with --labels they train the trees,
+    and the label file alone calibrates the risk and sets the threshold.
+    """
     if labels_from_db is None:
         if labels is None:
             raise UsageError("train needs labels: give --labels FILE, --labels-from-db, or both")
-        _batch_train(data_dir, labels, out, rules, precision_target, capacity)
+        _batch_train(data_dir, labels, out, rules, precision_target, capacity, review_labels)
         return
     import tempfile
 
@@ -281,7 +294,9 @@ def train(
     finally:
         store.dispose()
     file_labels = read_labels(labels)[0] if labels is not None else None
-    merged = merge_labels(file_labels, verdicts)
+    chosen = read_labels(review_labels)[0] if review_labels is not None else None
+    chosen = merge_labels(chosen, verdicts)  # the store's verdicts win over an older export
+    merged = merge_labels(file_labels, chosen)
     if merged.empty:
         raise UsageError(
             "no labels: the case store has no misuse or legitimate verdicts"
@@ -293,9 +308,21 @@ def train(
         + f"; {len(merged):,} dossiers labelled (a verdict wins over the file)"
     )
     with tempfile.TemporaryDirectory(prefix="detector-labels-") as tmp:
-        path = Path(tmp) / "labels.csv"
-        merged.to_csv(path, index=False)
-        _batch_train(data_dir, path, out, rules, precision_target, capacity)
+        if labels is None:  # nothing else to calibrate on: say so
+            console.print(
+                "[yellow]warning:[/] only verdicts: the risk is calibrated on dossiers the "
+                "queue chose, so the threshold leans towards misuse; add --labels with a "
+                "sample of recent dossiers"
+            )
+            path = Path(tmp) / "labels.csv"
+            merged.to_csv(path, index=False)
+            _batch_train(data_dir, path, out, rules, precision_target, capacity, None)
+            return
+        chosen_path = None
+        if not chosen.empty:
+            chosen_path = Path(tmp) / "review_labels.csv"
+            chosen.to_csv(chosen_path, index=False)
+        _batch_train(data_dir, labels, out, rules, precision_target, capacity, chosen_path)
 
 
 # the wrappers take the place of the commands they wrap in the help's list

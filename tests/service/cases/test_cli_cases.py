@@ -122,6 +122,8 @@ def test_score_to_db_then_user_add_then_train_from_the_verdicts(
     # the verdicts are December's, the file's labels end in October: 40 more labelled dossiers
     assert card["training"]["labelled"] == len(merged) == len(pd.read_csv(partial_labels)) + 40
     assert "40 from verdicts" in proc.stdout
+    # the queue chose those 40: they train the trees but do not calibrate the risk
+    assert card["training"]["labels_chosen_by_review"] == 40
 
 
 @pytest.mark.parametrize("where", ["end", "middle"])
