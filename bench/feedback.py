@@ -28,9 +28,10 @@ Controls, each trained the same way from the same label file:
   months (the most the labels could give; an upper bound).
 
 and, computed in process, **Bf**: B's labels with ``MisuseModel(refit=True)``.
-``detector train`` calibrates on the latest 20 % of the labelled rows (by
-time) and keeps them out of the trees, so the newest labels, the verdicts,
-otherwise reach only the calibrator and the threshold.
+``detector train`` calibrates on the latest 20 % of the label file's rows (by
+time) and keeps them out of the trees; verdicts (and the random-verdict
+control) are labels the queue chose, so they train the trees but never
+calibrate (``--labels-from-db`` passes them as review labels).
 
 A *scenario* is the label file's shape and the team (``--label-months``,
 ``--label-share``: a random sample of those months, as a past audit would

@@ -77,6 +77,36 @@ class MemoryStore:
         self.__init__()  # type: ignore[misc]
 
 
+#: KEYS: count keys, last keys, first keys; ARGV: the three lengths, then (lo, hi) per
+#: count, t per last, (lo, hi) per first. Answers counts, last scores (or nil), firsts.
+_ANSWER = """
+local n1, n2, n3 = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out, a = {}, 4
+for i = 1, n1 do
+  out[#out + 1] = redis.call('ZCOUNT', KEYS[i], ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
+for i = 1, n2 do
+  local r = redis.call('ZREVRANGEBYSCORE', KEYS[n1 + i], ARGV[a], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #r > 0 then out[#out + 1] = r[2] else out[#out + 1] = false end
+  a = a + 1
+end
+for i = 1, n3 do
+  out[#out + 1] = redis.call('ZCOUNT', KEYS[n1 + n2 + i], ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
+return out
+"""
+#: KEYS: event keys, pair keys, the ids set; ARGV: the two lengths, dossier id, t, others.
+_ADD = """
+local ne, ns, id, t = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+for i = 1, ne do redis.call('ZADD', KEYS[i], t, id) end
+for i = 1, ns do redis.call('ZADD', KEYS[ne + i], 'LT', t, ARGV[4 + i]) end
+redis.call('SADD', KEYS[ne + ns + 1], id)
+return ne + ns
+"""
+
+
 class RedisStore:
     """The live history in Redis sorted sets, shared by every worker.
 
@@ -88,15 +118,21 @@ class RedisStore:
 
     Notes
     -----
-    One pipelined round trip per :meth:`answer` and one per :meth:`add`.
+    One round trip per :meth:`answer` and one per :meth:`add`, each a Lua
+    script (``EVALSHA``): a dossier asks some forty counts, and sending them as
+    one script instead of a pipeline of forty commands cuts the client's work
+    per dossier about threefold. An addition is atomic, as a ``MULTI`` was.
     ``ZADD ... LT`` keeps the earliest sighting of a pair, whatever order
-    workers write in.
+    workers write in. The keys of one dossier may live in different hash
+    slots, so this needs a single Redis server (or a proxy), not Redis Cluster.
     """
 
     def __init__(self, client: Any, namespace: str, secret: bytes) -> None:
         self.client = client
         self.namespace = namespace
         self._secret = hashlib.blake2b(secret, digest_size=32).digest()
+        self._answer = client.register_script(_ANSWER)
+        self._add = client.register_script(_ADD)
 
     def _h(self, value: str) -> str:
         return hashlib.blake2b(value.encode(), key=self._secret, digest_size=12).hexdigest()
@@ -109,27 +145,28 @@ class RedisStore:
 
     def answer(self, q: Query) -> tuple[list[int], list[int | None], list[int]]:
         """See :meth:`features.history.LiveStore.answer`."""
-        pipe = self.client.pipeline(transaction=False)
-        for i, key, lo, hi in q.counts:
-            pipe.zcount(self._ev(i, key), lo, f"({hi}")
-        for i, key, t in q.lasts:
-            pipe.zrevrangebyscore(self._ev(i, key), t, "-inf", start=0, num=1, withscores=True)
-        for i, key, lo, hi in q.firsts:
-            pipe.zcount(self._pr(i, key), lo, f"({hi}")
-        res = pipe.execute()
+        keys = [self._ev(i, key) for i, key, _, _ in q.counts]
+        keys += [self._ev(i, key) for i, key, _ in q.lasts]
+        keys += [self._pr(i, key) for i, key, _, _ in q.firsts]
+        args: list[int | str] = [len(q.counts), len(q.lasts), len(q.firsts)]
+        for _, _, lo, hi in q.counts:
+            args += [lo, f"({hi}"]
+        args += [t for _, _, t in q.lasts]
+        for _, _, lo, hi in q.firsts:
+            args += [lo, f"({hi}"]
+        res = self._answer(keys=keys, args=args)
         n1, n2 = len(q.counts), len(q.counts) + len(q.lasts)
-        lasts = [int(r[0][1]) if r else None for r in res[n1:n2]]
+        lasts = [None if r is None else int(float(r)) for r in res[n1:n2]]
         return [int(x) for x in res[:n1]], lasts, [int(x) for x in res[n2:]]
 
     def add(self, u: Update) -> None:
         """See :meth:`features.history.LiveStore.add`."""
-        pipe = self.client.pipeline(transaction=True)
-        for i, key in u.events:
-            pipe.zadd(self._ev(i, key), {u.dossier_id: u.t})
-        for i, key, other in u.sightings:
-            pipe.zadd(self._pr(i, key), {self._h(other): u.t}, lt=True)
-        pipe.sadd(f"{self.namespace}:ids", u.dossier_id)
-        pipe.execute()
+        keys = [self._ev(i, key) for i, key in u.events]
+        keys += [self._pr(i, key) for i, key, _ in u.sightings]
+        keys.append(f"{self.namespace}:ids")
+        args = [len(u.events), len(u.sightings), u.dossier_id, u.t]
+        args += [self._h(other) for _, _, other in u.sightings]
+        self._add(keys=keys, args=args)
 
     def size(self) -> int:
         """See :meth:`features.history.LiveStore.size`."""
