@@ -259,8 +259,9 @@ def create_app(
                 app.state.engine = eng
                 await asyncio.to_thread(eng.start)
             tasks.append(asyncio.create_task(_follow_reloads(app.state.engine)))
-            feeder = CaseFeeder(store, app.state.engine.log_store, secret)
-            tasks.append(asyncio.create_task(_feed_cases(feeder, settings.feed_seconds)))
+            if settings.feed_in_app:
+                feeder = CaseFeeder(store, app.state.engine.log_store, secret)
+                tasks.append(asyncio.create_task(_feed_cases(feeder, settings.feed_seconds)))
         yield
         for task in tasks:
             task.cancel()

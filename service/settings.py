@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     trust_proxy: bool = False
     #: seconds between two passes turning flagged API answers into cases
     feed_seconds: float = Field(default=5.0, gt=0, le=3600)
+    #: turn flagged answers into cases in a thread of the app (tests, embedded use);
+    #: ``detector serve`` runs the feeder in a process of its own instead and sets this off
+    feed_in_app: bool = True
 
     @field_validator("data_dir", "model_dir", "api_keys_file", "database_url", mode="before")
     @classmethod
