@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from server_run import Server
 from svc import KEYS, PORTAL
 
 from service.auth import KeyRing
+from service.cases.db import CaseStore
+from service.cases.models import Case
 
 
 def detector(
@@ -71,8 +75,26 @@ def test_serve_answers_over_real_http(
     split: dict[str, Any], model_dir: Path, tmp_path: Path
 ) -> None:
     env = {"DETECTOR_API_KEYS": KEYS, "DETECTOR_STATE_DIR": str(tmp_path), "DATABASE_URL": ""}
+    env["DETECTOR_FEED_SECONDS"] = "0.5"
     with Server(split["history"], model_dir, env) as server:
         r = httpx.post(f"{server.url}/v1/score", json=split["later"][0], headers=PORTAL, timeout=10)
         assert r.status_code == 200 and r.json()["status"] == "scored"
         assert httpx.get(f"{server.url}/readyz").json()["live_dossiers"] == 1
+        flagged = []
+        for dossier in split["later"][1:400]:
+            answer = httpx.post(f"{server.url}/v1/score", json=dossier, headers=PORTAL).json()
+            if answer["flagged"]:
+                flagged.append(answer["dossier_id"])
+        assert flagged, "no flagged dossier among 400 later ones"
+        # the feeder, a process of its own beside the worker, makes them cases
+        store = CaseStore(f"sqlite:///{tmp_path / 'detector.db'}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with store.session() as s:
+                made = set(s.scalars(sa.select(Case.dossier_id)))
+            if made >= set(flagged):
+                break
+            time.sleep(0.5)
+        store.dispose()
+        assert made == set(flagged)
     assert (tmp_path / "detector.db").exists()  # the durable log went to the state folder
