@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from features.contract import PROXY_TYPES
@@ -29,13 +29,17 @@ from service.cases import audit
 from service.cases import queue as q
 from service.cases.models import CASE_STATUSES, Case
 from service.cases.security import (
-    SESSION_HOURS,
-    authenticate,
     csrf_ok,
     end_session,
-    start_session,
 )
-from service.deps import SESSION_COOKIE, client_ip, get_cases
+from service.deps import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    client_ip,
+    get_cases,
+    set_session_cookie,
+)
+from service.routes.session import log_in
 from service.web import case_pages, charts
 from service.web._render import (
     LANG_COOKIE,
@@ -136,41 +140,20 @@ def login(
         return _login_page(
             request, next_url=next_url, error="login_expired", username=username, status=403
         )
-    throttle = request.app.state.login_throttle
-    ip = client_ip(request)
-    store = get_cases(request)
-    if throttle.retry_after(username):
-        with store.session() as s:
-            audit.record(
-                s, None, "login_failed", username=username, ip=ip, detail={"throttled": True}
-            )
-        return _login_page(
-            request, next_url=next_url, error="login_failed", username=username, status=429
+    try:
+        token, _who = log_in(
+            request, get_cases(request), username, password, request.cookies.get(SESSION_COOKIE)
         )
-    with store.session() as s:
-        user = authenticate(s, username, password)
-        if user is None:
-            audit.record(s, None, "login_failed", username=username, ip=ip)
-        else:
-            end_session(s, request.cookies.get(SESSION_COOKIE))  # no session fixation
-            token, who = start_session(s, user)
-            audit.record(s, who, "login", ip=ip)
-    if user is None:
-        throttle.failed(username)
+    except HTTPException as exc:  # 401 wrong password or unknown user, 429 throttled
         return _login_page(
-            request, next_url=next_url, error="login_failed", username=username, status=401
+            request,
+            next_url=next_url,
+            error="login_failed",
+            username=username,
+            status=exc.status_code,
         )
-    throttle.succeeded(username)
     response = redirect(next_url)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=SESSION_HOURS * 3600,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookie(request),
-    )
+    set_session_cookie(request, response, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -187,9 +170,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=128)] = 
             end_session(s, token)
             audit.record(s, who, "logout", ip=client_ip(request))
     response = redirect("/login?bye=1")
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookie(request)
-    )
+    clear_session_cookie(request, response)
     return response
 
 
