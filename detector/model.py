@@ -203,8 +203,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         candidates = order[eligible[order]]  # time order, calibration-eligible rows only
         n_cal = int(len(candidates) * self.calibration_share)
         cal_idx = candidates[len(candidates) - n_cal :]
-        fit_idx = np.setdiff1d(order, cal_idx, assume_unique=True)
-        fit_idx = order[np.isin(order, fit_idx)]  # keep time order
+        fit_idx = order[~np.isin(order, cal_idx)]  # the rest, in time order
         target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
         if n_cal == 0 or target.all() or not target.any():
             raise ValueError(

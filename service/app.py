@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -31,9 +30,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import metrics
 from service.auth import KeyRing
 from service.cases.db import CaseStore
-from service.cases.feeder import CaseFeeder
+from service.cases.feeder import CaseFeeder, feed_round
 from service.engine import Engine
-from service.fastpath import FastScore
+from service.fastpath import ASGIApp, FastScore, Message, Receive, Scope, Send
 from service.routes import admin, audit, health, score, session, units
 from service.routes import cases as case_routes
 from service.schemas import DossierIn, ErrorOut
@@ -41,12 +40,6 @@ from service.settings import Settings
 from service.web import pages
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
@@ -150,24 +143,9 @@ async def _follow_reloads(engine: Engine, every: float = 2.0) -> None:
 
 
 async def _feed_cases(feeder: CaseFeeder, every: float) -> None:
-    """Turn flagged API answers into cases now, then every ``every`` seconds (in a thread).
-
-    Notes
-    -----
-    Every worker runs one. Two of them may read the same new log entries at
-    once: the second to commit hits the unique dossier and rolls back whole,
-    and its next pass starts after the first one's mark. Errors are logged by
-    type only, since a database error's text may quote a dossier's values.
-    """
+    """Turn flagged API answers into cases now, then every ``every`` seconds (in a thread)."""
     while True:
-        try:
-            made = await asyncio.to_thread(feeder.run_once)
-            if made:
-                log.info("%d flagged answers became cases", made)
-        except sa.exc.IntegrityError:
-            log.info("another worker turned the same answers into cases first")
-        except Exception as exc:  # try again next time
-            log.error("turning flagged answers into cases failed (%s)", type(exc).__name__)
+        await asyncio.to_thread(feed_round, feeder)
         await asyncio.sleep(every)
 
 

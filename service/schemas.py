@@ -132,17 +132,6 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-class Ready(BaseModel):
-    status: Literal["ready", "loading"]
-    model_version: str | None = None
-    history_dossiers: int = 0
-    live_dossiers: int = 0
-    store: str
-    log: str
-    worker: int = Field(description="process id of the worker that answered")
-    reloads: int = Field(description="reloads this worker has done since it started")
-
-
 class ReloadIn(BaseModel):
     """What to reload: always the data folder's reference tables and history; the model if asked.
 

@@ -31,11 +31,11 @@ log = logging.getLogger(__name__)
 def feed_forever() -> None:
     """The case feeder's process: every ``feed_seconds``, flagged answers become cases.
 
-    Errors are logged by type only (a database error's text may quote a value)
-    and the next round tries again.
+    A failed round is logged (see :func:`service.cases.feeder.feed_round`) and
+    the next one tries again.
     """
     from service.cases.db import CaseStore
-    from service.cases.feeder import CaseFeeder
+    from service.cases.feeder import CaseFeeder, feed_round
     from service.log import ScoringLog, make_engine
 
     parent = os.getppid()
@@ -43,12 +43,7 @@ def feed_forever() -> None:
     url = settings.database()
     feeder = CaseFeeder(CaseStore(url), ScoringLog(make_engine(url)), settings.secret())
     while os.getppid() == parent:  # the server went away (even by SIGKILL): so do we
-        try:
-            made = feeder.run_once()
-            if made:
-                log.info("%d flagged answers became cases", made)
-        except Exception as exc:
-            log.error("turning flagged answers into cases failed (%s)", type(exc).__name__)
+        feed_round(feeder)
         time.sleep(settings.feed_seconds)
 
 

@@ -38,7 +38,14 @@ from service.cases.db import CaseStore
 from service.cases.models import Case, utcnow
 from service.log import ScoringLog, scoring_log
 
-__all__ = ["FEEDER_NAME", "CaseFeeder", "cases_from_api", "feeder_state", "star_graph"]
+__all__ = [
+    "FEEDER_NAME",
+    "CaseFeeder",
+    "cases_from_api",
+    "feed_round",
+    "feeder_state",
+    "star_graph",
+]
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +289,28 @@ class CaseFeeder:
                 _set_last_seq(s, last)
             log.debug("scoring log read up to seq %d; %d cases made so far", last, made)
             time.sleep(self.pause)  # hand the interpreter back to the scoring path
+
+
+def feed_round(feeder: CaseFeeder) -> int:
+    """One :meth:`CaseFeeder.run_once` that never raises: the number of cases made.
+
+    Shared by the app's feeder thread and ``detector serve``'s feeder process,
+    which try again next round. Two feeders may read the same new entries at
+    once: the second to commit hits the unique dossier and rolls back whole.
+    Errors are logged by type only, since a database error's text may quote a
+    dossier's values.
+    """
+    try:
+        made = feeder.run_once()
+    except sa.exc.IntegrityError:
+        log.info("another worker turned the same answers into cases first")
+        return 0
+    except Exception as exc:
+        log.error("turning flagged answers into cases failed (%s)", type(exc).__name__)
+        return 0
+    if made:
+        log.info("%d flagged answers became cases", made)
+    return made
 
 
 def _last_seq(s: Session) -> int:

@@ -816,7 +816,7 @@ def test_a_workbench_only_app_answers_503_for_scoring(wb: TestClient) -> None:
 def test_the_feeding_loop_outlives_errors_and_logs_no_personal_value(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="service.app")
+    caplog.set_level(logging.INFO, logger="service.cases.feeder")  # feed_round logs
     calls: list[int] = []
 
     class Feeder:
