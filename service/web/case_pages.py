@@ -139,6 +139,26 @@ def case_page(case_id: str, request: Request, done: str = "") -> Response:
     return response
 
 
+def _may_change(
+    request: Request, s: Session, case_id: str, number: int | None, csrf_token: str, action: str
+) -> tuple[Who, int] | Response:
+    """Who may do ``action`` on the case and its number, or the page that says why not.
+
+    In this order: a login for no session, 403 for a wrong CSRF token or a role
+    that may not, 404 for a case number that cannot exist.
+    """
+    who = user_of(request, s)
+    if who is None:
+        return login_redirect(request, back=f"/cases/{quote(case_id)}")
+    if not csrf_ok(who, csrf_token):
+        return csrf_refused(request, who)
+    if not who.may(action):
+        return forbidden(request, who)
+    if number is None:
+        return not_found(request, who, case_id)
+    return who, number
+
+
 @router.post("/cases/{case_id}/reveal")
 def reveal(
     case_id: str,
@@ -152,16 +172,11 @@ def reveal(
     act of the logged-in user and never sits in a URL or the browser's history.
     """
     with get_cases(request).session() as s:
-        who = user_of(request, s)
-        if who is None:
-            return login_redirect(request, back=f"/cases/{quote(case_id)}")
-        if not csrf_ok(who, csrf_token):
-            return csrf_refused(request, who)
-        if not who.may("reveal"):
-            return forbidden(request, who)
         number = case_number(case_id)
-        if number is None:
-            return not_found(request, who, case_id)
+        allowed = _may_change(request, s, case_id, number, csrf_token, "reveal")
+        if isinstance(allowed, Response):
+            return allowed
+        who, number = allowed
         fields = tuple(dict.fromkeys(field))[: len(PERSONAL)]
         try:
             response = _case_page(request, s, who, number, reveal=fields)
@@ -195,15 +210,10 @@ def verdict(
     who: Who | None = None
     try:
         with store.session() as s:
-            who = user_of(request, s)
-            if who is None:
-                return login_redirect(request, back=f"/cases/{quote(case_id)}")
-            if not csrf_ok(who, csrf_token):
-                return csrf_refused(request, who)
-            if not who.may("write"):
-                return forbidden(request, who)
-            if number is None:
-                return not_found(request, who, case_id)
+            allowed = _may_change(request, s, case_id, number, csrf_token, "write")
+            if isinstance(allowed, Response):
+                return allowed
+            who, number = allowed
             saved = q.record_verdict(s, number, who, decision, proxy_type or None, note)
             audit.record(
                 s,
@@ -239,15 +249,10 @@ def assignment(
     who: Who | None = None
     try:
         with get_cases(request).session() as s:
-            who = user_of(request, s)
-            if who is None:
-                return login_redirect(request, back=f"/cases/{quote(case_id)}")
-            if not csrf_ok(who, csrf_token):
-                return csrf_refused(request, who)
-            if not who.may("write"):
-                return forbidden(request, who)
-            if number is None:
-                return not_found(request, who, case_id)
+            allowed = _may_change(request, s, case_id, number, csrf_token, "write")
+            if isinstance(allowed, Response):
+                return allowed
+            who, number = allowed
             q.assign(s, number, who, assignee or None)
             audit.record(
                 s,
