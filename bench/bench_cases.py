@@ -172,17 +172,6 @@ def cached_province(cache: Path) -> tuple[Path, Path]:
     return province, model
 
 
-def cli_has(command: str, option: str) -> bool:
-    """Whether ``detector <command> --help`` mentions ``option`` (the store's CLI may be absent)."""
-    res = subprocess.run(
-        [str(BIN / "detector"), command, "--help"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    return option in res.stdout
-
-
 def _case_columns() -> list[str]:
     from service.cases.models import Case
 
@@ -236,29 +225,6 @@ def templates_via_cli(province: Path, model: Path, work: Path) -> dict[str, list
     return _read_seed(url)
 
 
-def templates_in_process(
-    province: Path, model: Path, work: Path
-) -> dict[str, list[dict[str, Any]]]:
-    """The flagged cases through the store's loader called in process (``load_batch``).
-
-    Used while the CLI lacks ``--to-db``: the same rows it would write.
-    """
-    from detector.batch import score_dataset
-    from features import read_dataset
-    from service.cases.db import CaseStore
-    from service.cases.load import load_batch
-
-    url = f"sqlite:///{work / 'seed.db'}"
-    say("  read the province, score it at review, load the flagged dossiers ...")
-    ds = read_dataset(province / "data")
-    scored = score_dataset(ds, model, at="review")
-    store = CaseStore(url)
-    summary = load_batch(store, ds, scored, model, at="review", secret=SECRET)
-    store.dispose()
-    say(f"  load_batch: {summary.as_dict()}")
-    return _read_seed(url)
-
-
 def cached_templates(cache: Path, province: Path, model: Path) -> tuple[dict[str, Any], str]:
     """The real flagged cases (and dashboard rows) to copy, pickled once; and how they were made."""
     import pickle
@@ -269,11 +235,7 @@ def cached_templates(cache: Path, province: Path, model: Path) -> tuple[dict[str
         return saved["rows"], saved["how"]
     work = Path(tempfile.mkdtemp(prefix="templates-", dir=cache))
     t0 = time.perf_counter()
-    if cli_has("score", "--to-db"):
-        rows, how = templates_via_cli(province, model, work), "detector score --to-db"
-    else:
-        rows = templates_in_process(province, model, work)
-        how = "service.cases.load.load_batch in process (the CLI had no --to-db yet)"
+    rows, how = templates_via_cli(province, model, work), "detector score --to-db"
     shutil.rmtree(work, ignore_errors=True)
     say(f"  {len(rows['cases']):,} template cases ({how}) in {time.perf_counter() - t0:.0f} s")
     path.write_bytes(pickle.dumps({"rows": rows, "how": how}))
