@@ -30,7 +30,7 @@ EDGE_TYPES: tuple[str, ...] = (
     "used_device", "from_ip", "in_network", "contact_phone", "paid_by", "received_at",
     "accepted_by", "is_person", "works_at", "visited_desk", "claims_mandate",
 )  # fmt: skip
-#: node types whose id is personal data: labelled masked (``079*******45``) in the graph,
+#: node types whose id is personal data: labelled masked (``**********45``) in the graph,
 #: pseudonymised by :func:`features.graph.to_json`
 PERSONAL_NODE_TYPES = frozenset({"person", "phone", "payment"})
 

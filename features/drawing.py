@@ -5,7 +5,7 @@ around its focus dossier, colours every node by its type (the same colour for
 a type in every picture, :data:`NODE_COLOURS`) and styles edges by what they
 say (who filed, a known link between people, a shared device or IP, the
 unit's side). Labels come from the nodes' ``label`` attribute, which the graph
-already masks for personal types (``079*******45``); a node key, which holds
+already masks for personal types (``**********45``); a node key, which holds
 the raw citizen ID, phone or payment token, is never drawn.
 
 matplotlib is imported only when something is drawn, so code that merely

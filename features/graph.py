@@ -15,7 +15,7 @@ and who accepted the dossier. This module draws that graph:
 
 Node keys are ``"<type>:<id>"``. Personal values (citizen IDs, phones, payment
 tokens) appear only in the keys of their own nodes, never in attributes (their
-labels are masked, ``079*******45``), so :func:`to_json` can pseudonymise all
+labels are masked, ``**********45``), so :func:`to_json` can pseudonymise all
 of them in one place. Names are not drawn at all.
 """
 

@@ -286,15 +286,16 @@ def owner_id_kind(ids: pd.Series) -> pd.Series:
 
 
 def mask_value(v: object) -> str | None:
-    """A personal value safe to show in a report: first 3 and last 2 characters kept.
+    """A personal value safe to show in a report: only the last 2 characters kept.
 
-    ``"079095012345"`` becomes ``"079*******45"``. Values shorter than 8
-    characters are fully masked, since keeping 5 of them would reveal almost
-    everything. Unknown gives None.
+    ``"079095012345"`` becomes ``"**********45"``. The first digits of a
+    citizen ID tell the birth province, sex and birth year, which narrow a
+    guess to a few million values; two digits leave ten billion. Values
+    shorter than 8 characters are fully masked. Unknown gives None.
     """
     if is_missing(v):
         return None
     text = str(v)
     if len(text) < 8:
         return "*" * len(text)
-    return text[:3] + "*" * (len(text) - 5) + text[-2:]
+    return "*" * (len(text) - 2) + text[-2:]

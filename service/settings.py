@@ -8,13 +8,28 @@ scoring endpoints then answer 503.
 
 from __future__ import annotations
 
+import os
+import secrets
+import stat
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: values that are never a secret, whatever the environment says
 PLACEHOLDERS = {"", "change-me", "changeme", "secret", "test", "xxx"}
+#: secrets that were once written in this repository (the old built-in development key):
+#: anybody can read them, so a server refuses them as if they were unset
+KNOWN_SECRETS = {"development only: not a secret", "tests only: a long enough secret"}
+#: shortest state secret accepted from the environment (characters)
+MIN_SECRET = 32
+#: the installation's own secret, made on first use, in the state folder at mode 0600
+SECRET_FILE = "secret"
+
+
+class SecretError(ValueError):
+    """The state secret is unusable; the message says what was found and what to do."""
 
 
 class Settings(BaseSettings):
@@ -22,7 +37,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
 
-    env: Literal["development", "production"] = "development"
     data_dir: Path | None = None
     model_dir: Path | None = None
     state_dir: Path = Path("var")
@@ -34,7 +48,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: first part of every Redis key (the second is the data folder's fingerprint)
     redis_prefix: str = "detector"
-    #: key of the hash that pseudonymises IDs and phones in Redis
+    #: key of the hashes that pseudonymise citizen IDs, phones and payment tokens (Redis, the
+    #: scoring log, case evidence); unset: the installation's own, ``<state_dir>/secret``
     state_secret: str = ""
     #: comma-separated key:role pairs (roles: portal, admin); or a file of one pair per line
     api_keys: str = ""
@@ -63,23 +78,93 @@ class Settings(BaseSettings):
         """Whether the scoring engine runs: both the data and the model folder are given."""
         return self.data_dir is not None and self.model_dir is not None
 
+    def state_folder(self) -> Path:
+        """The state folder, made on first use and readable by its owner only (0700)."""
+        if not self.state_dir.is_dir():
+            self.state_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+        return self.state_dir
+
     def database(self) -> str:
-        """The log's database URL: ``DATABASE_URL``, else a SQLite file in the state folder."""
+        """The log's database URL: ``DATABASE_URL``, else a SQLite file in the state folder.
+
+        The SQLite file is created at mode 0600 (SQLite gives its WAL and
+        shared-memory files the same mode): it holds personal data.
+        """
         if self.database_url:
             url = self.database_url
             if url.startswith("postgresql://"):  # the psycopg 3 driver
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.state_dir / 'detector.db').resolve()}"
+        path = (self.state_folder() / "detector.db").resolve()
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists() and stat.S_IMODE(part.stat().st_mode) & 0o077:
+                part.chmod(0o600)  # made by an earlier version, readable by others
+        return f"sqlite:///{path}"
 
     def secret(self) -> bytes:
-        """The pseudonymisation key; refuses a placeholder outside development."""
-        if self.state_secret.strip().lower() in PLACEHOLDERS:
-            if self.env == "production":
-                raise ValueError(
-                    "DETECTOR_STATE_SECRET is missing or a placeholder; set a long random value "
-                    "(it keys the hash that pseudonymises IDs and phones in Redis)"
+        """The pseudonymisation key: ``DETECTOR_STATE_SECRET``, else the installation's own.
+
+        There is no built-in default. Without the variable, the first call
+        makes 32 random bytes and keeps them in ``<state_dir>/secret`` (mode
+        0600, created exclusively so that workers starting together agree);
+        later calls read them back. A pseudonym is an HMAC under this key, so
+        whoever lacks the key cannot test a guessed citizen ID against it.
+
+        Raises
+        ------
+        SecretError
+            A placeholder, a value once published in this repository, a value
+            shorter than :data:`MIN_SECRET` characters, or a secret file that
+            other users may read or that is not a secret this code wrote.
+        """
+        given = self.state_secret.strip()
+        if given or self.state_secret:
+            if given.lower() in PLACEHOLDERS or given in KNOWN_SECRETS:
+                raise SecretError(
+                    "DETECTOR_STATE_SECRET is a placeholder or a published value; unset it (the "
+                    "installation then makes its own) or set a long random value "
+                    '(python -c "import secrets; print(secrets.token_hex(32))")'
                 )
-            return b"development only: not a secret"
-        return self.state_secret.encode()
+            if len(given) < MIN_SECRET:
+                raise SecretError(
+                    f"DETECTOR_STATE_SECRET: expected at least {MIN_SECRET} characters, found "
+                    f"{len(given)}; set a long random value or unset it"
+                )
+            return given.encode()
+        return installation_secret(self.state_folder() / SECRET_FILE)
+
+
+def installation_secret(path: Path) -> bytes:
+    """The secret kept at ``path``, made (64 hex digits, mode 0600) when there is none.
+
+    Raises
+    ------
+    SecretError
+        When the file can be read by other users or does not hold 64 hex digits.
+    """
+    if not path.exists():  # written aside, then linked in: a reader never sees half a file
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: theirs is the secret
+            pass
+        finally:
+            tmp.unlink()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SecretError(
+            f"{path}: the state secret may be read by other users (mode {mode:04o}); "
+            f"run `chmod 600 {path}`"
+        )
+    value = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise SecretError(
+            f"{path}: expected 64 hex digits written by the detector, found {len(value)} "
+            "characters; delete the file to make a new secret (pseudonyms made so far change)"
+        )
+    return value.encode()

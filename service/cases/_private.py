@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from features.contract import LOCAL_TZ
+from features.ids import mask_value
 from service.cases.models import Case
 
 #: the dossier fields that are personal data: masked in every answer unless revealed
@@ -30,6 +31,12 @@ PERSONAL_FIELDS: tuple[str, ...] = (
     "holder_id",
     "payer_token",
 )
+#: what a viewer (who may not reveal) also sees masked: the actors' IDs and the addresses
+#: the evidence names, which a reviewer needs to act on and a viewer does not
+VIEWER_MASKED_FIELDS: tuple[str, ...] = ("account_id", "device_id", "ip", "received_by")
+VIEWER_MASKED_NODES = frozenset({"account", "device", "ip", "staff"})
+#: person attributes a viewer does not see: with a masked ID, a birth year narrows a guess
+VIEWER_HIDDEN_ATTRS = frozenset({"birth_year", "death_date"})
 _LOCAL = ZoneInfo(LOCAL_TZ)
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -98,6 +105,54 @@ def pseudonymiser(secret: bytes) -> Callable[[str], str]:
         return hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:12]
 
     return pseudonymise
+
+
+def viewer_graph(graph: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An evidence graph as a viewer may see it (least access, Decree 13/2023).
+
+    Accounts, devices, IP addresses and officers get numbered ids
+    (``account:1``) and masked labels, everywhere they appear (nodes, edges,
+    attributes); a person's birth year and death date go, and a death shows
+    only as ``deceased: true``. The shape of the graph, what the reasons point
+    at and the pseudonyms of people, phones and payment tokens stay, so a
+    viewer still sees that two dossiers share an account.
+    """
+    if not graph:
+        return graph
+    swap: dict[str, str] = {}
+    numbers: dict[str, int] = {}
+    for node in graph.get("nodes", []):
+        kind = node.get("type")
+        if kind in VIEWER_MASKED_NODES:
+            numbers[kind] = numbers.get(kind, 0) + 1
+            node_id = str(node.get("id"))
+            swap[node_id] = f"{kind}:{numbers[kind]}"
+            raw = node_id.partition(":")[2]
+            if raw:
+                swap[raw] = mask_value(raw) or ""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return swap.get(value, value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    nodes = []
+    for node in graph.get("nodes", []):
+        out = {k: clean(v) for k, v in node.items() if k not in VIEWER_HIDDEN_ATTRS}
+        if node.get("type") in VIEWER_MASKED_NODES:
+            out["label"] = mask_value(node.get("label")) or ""
+        if node.get("death_date"):
+            out["deceased"] = True
+        nodes.append(out)
+    return {
+        **{k: clean(v) for k, v in graph.items() if k not in ("nodes", "edges")},
+        "nodes": nodes,
+        "edges": [clean(e) for e in graph.get("edges", [])],
+    }
 
 
 def reason_codes(reasons: Any) -> list[str]:

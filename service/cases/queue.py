@@ -24,6 +24,7 @@ from features.ids import mask_value
 from service.cases._private import (
     MONTH,
     PERSONAL_FIELDS,
+    VIEWER_MASKED_FIELDS,
     CaseError,
     CaseForbidden,
     CaseInputError,
@@ -31,6 +32,7 @@ from service.cases._private import (
     get_case,
     iso,
     reason_codes,
+    viewer_graph,
 )
 from service.cases.dashboard import unit_dashboard, units
 from service.cases.models import CASE_STATUSES, Assignment, Case, User, Verdict
@@ -287,16 +289,35 @@ def _usernames(s: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-def masked_dossier(dossier: dict[str, Any], reveal: Iterable[str] = ()) -> dict[str, Any]:
-    """The dossier's fields with every personal field masked except those in ``reveal``."""
+#: personal fields that a mask would still give away in part: shown as a fixed mark
+_FULLY_MASKED = frozenset({"owner_name", "contact_email"})
+
+
+def masked_dossier(
+    dossier: dict[str, Any], reveal: Iterable[str] = (), *, viewer: bool = False
+) -> dict[str, Any]:
+    """The dossier's fields with every personal field masked except those in ``reveal``.
+
+    A name or e-mail address shows as ``***`` (a kept letter or domain says too
+    much); IDs, phones and tokens keep their last two characters. For a
+    ``viewer`` the actors' IDs and the IP address are masked too.
+    """
     shown = set(reveal)
-    return {
-        k: (mask_value(v) if k in PERSONAL_FIELDS and k not in shown else v)
-        for k, v in dossier.items()
-    }
+    masked = set(PERSONAL_FIELDS) - shown
+    if viewer:
+        masked.update(VIEWER_MASKED_FIELDS)
+    out = {}
+    for k, v in dossier.items():
+        if k not in masked or v is None:
+            out[k] = v
+        else:
+            out[k] = "***" if k in _FULLY_MASKED else mask_value(v)
+    return out
 
 
-def case_detail(s: Session, case_id: int, *, reveal: Iterable[str] = ()) -> dict[str, Any]:
+def case_detail(
+    s: Session, case_id: int, *, reveal: Iterable[str] = (), viewer: bool = False
+) -> dict[str, Any]:
     """Everything the case page shows; personal fields masked unless named in ``reveal``.
 
     Parameters
@@ -308,6 +329,9 @@ def case_detail(s: Session, case_id: int, *, reveal: Iterable[str] = ()) -> dict
     reveal
         Personal fields (of :data:`PERSONAL_FIELDS`) to show in clear; the
         caller checks that the role may reveal and audits each field.
+    viewer
+        The reader may not reveal (a viewer): the actors' IDs are masked in the
+        dossier and the evidence graph too (:func:`viewer_graph`).
 
     Raises
     ------
@@ -350,6 +374,8 @@ def case_detail(s: Session, case_id: int, *, reveal: Iterable[str] = ()) -> dict
         for r in related:
             r["case_id"] = found.get(str(r.get("dossier_id")))
     evidence["related"] = related
+    if viewer:
+        evidence["graph"] = viewer_graph(evidence.get("graph"))
     return {
         "id": case.id,
         "dossier_id": case.dossier_id,
@@ -368,7 +394,7 @@ def case_detail(s: Session, case_id: int, *, reveal: Iterable[str] = ()) -> dict
         "reasons": list(case.reasons or []),
         "data_gaps": list(case.data_gaps or []),
         "probabilities": dict(case.probabilities or {}),
-        "dossier": masked_dossier(dict(case.dossier or {}), reveal),
+        "dossier": masked_dossier(dict(case.dossier or {}), reveal, viewer=viewer),
         "evidence": evidence,
         "verdicts": [verdict_dict(v, names.get(v.user_id, "")) for v in verdicts],
         "assignments": [

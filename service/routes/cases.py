@@ -238,7 +238,7 @@ def get_case(
     ip = client_ip(request)
     with store.session() as s:
         try:
-            detail = case_detail(s, case_id, reveal=fields)
+            detail = case_detail(s, case_id, reveal=fields, viewer=not who.may("reveal"))
         except CaseError as exc:
             raise case_error(exc, "query") from exc
         audit.record(s, who, "case_view", case_id=case_id, ip=ip)

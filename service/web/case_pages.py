@@ -67,7 +67,7 @@ def _case_page(
     status: int = 200,
 ) -> HTMLResponse:
     """Render one case (the caller has checked the role for ``reveal`` and audits)."""
-    case = q.case_detail(s, case_id, reveal=reveal)
+    case = q.case_detail(s, case_id, reveal=reveal, viewer=not who.may("reveal"))
     related = case["evidence"].get("related") or []
     graph = case["evidence"].get("graph")
     links = {f"dossier:{r['dossier_id']}": r["case_id"] for r in related if r.get("case_id")}

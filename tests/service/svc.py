@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,8 @@ ADMIN_KEY = "admin-key-for-tests-00001"
 KEYS = f"{PORTAL_KEY}:portal,{ADMIN_KEY}:admin"
 PORTAL = {"X-API-Key": PORTAL_KEY}
 ADMIN = {"X-API-Key": ADMIN_KEY}
+#: made per test run: no secret that works on a server is written in the repository
+STATE_SECRET = secrets.token_hex(32)
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -49,6 +52,6 @@ def settings_for(
         store=store,  # type: ignore[arg-type]
         api_keys=KEYS,
         database_url=database_url,
-        state_secret="tests only: a long enough secret",
+        state_secret=STATE_SECRET,
         redis_prefix=f"detector-test-{uuid.uuid4().hex[:8]}",
     )

@@ -140,7 +140,9 @@ def test_a_bare_to_db_uses_database_url(
     with store.session() as s:
         assert sorted(s.scalars(sa.select(Case.dossier_id))) == sorted(flagged["dossier_id"])
     store.dispose()
-    assert not (tmp_path / "var").exists()  # DATABASE_URL, not the default SQLite file
+    assert not (tmp_path / "var" / "detector.db").exists()  # DATABASE_URL, not the default file
+    # the evidence's pseudonyms are keyed with the installation's own secret, made at 0600
+    assert (tmp_path / "var" / "secret").stat().st_mode & 0o777 == 0o600
 
 
 def test_train_needs_labels_from_somewhere(province_dir: Path, tmp_path: Path) -> None:

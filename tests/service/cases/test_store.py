@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from case_data import OWNER_ID, PERSONAL, PHONE, make_case
 
 from features import mask_value
+from service.cases._private import viewer_graph
 from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feeder_state, star_graph
 from service.cases.labels import merge_labels, verdict_labels
@@ -195,9 +196,11 @@ def test_a_case_masks_personal_fields_unless_revealed(
     with case_store.session() as s:
         masked = case_detail(s, ids["D1"])
         shown = case_detail(s, ids["D1"], reveal=["owner_id", "contact_phone"])
-    assert masked["dossier"]["owner_id"] == "079*******89" == mask_value(OWNER_ID)
+    assert masked["dossier"]["owner_id"] == "**********89" == mask_value(OWNER_ID)
     for field, value in PERSONAL.items():
-        assert masked["dossier"][field] == mask_value(value)
+        # a name or an e-mail keeps nothing: a kept letter or domain narrows the guess
+        expected = "***" if field in ("owner_name", "contact_email") else mask_value(value)
+        assert masked["dossier"][field] == expected
         assert value not in json.dumps(masked, ensure_ascii=False)
     # only the two fields asked for come out in clear
     assert shown["dossier"]["owner_id"] == OWNER_ID
@@ -207,6 +210,56 @@ def test_a_case_masks_personal_fields_unless_revealed(
     assert masked["dossier"]["account_id"] == "ACC-D1"
     assert masked["reasons"][0]["evidence"] == {"acct_owners": 8.0}
     assert masked["source"] == "batch" and masked["verdicts"] == [] and masked["assignee"] is None
+
+
+def test_a_viewer_sees_the_actors_masked_and_no_birth_year_or_death_date() -> None:
+    # the probe: a viewer read IPs, devices, accounts, officer IDs, birth year and death date
+    graph = {
+        "nodes": [
+            {"id": "dossier:D1", "type": "dossier", "label": "D1", "unit_id": "U1"},
+            {
+                "id": "person:3f9a0c1d2e4b",
+                "type": "person",
+                "label": "3f9a0c1d2e4b",
+                "birth_year": 1941,
+                "death_date": "2024-02-01",
+                "known": True,
+            },
+            {"id": "account:ACC-77", "type": "account", "label": "ACC-77", "known": True},
+            {"id": "device:DEV-abcdef01", "type": "device", "label": "DEV-abcdef01"},
+            {"id": "ip:203.0.113.45", "type": "ip", "label": "203.0.113.45"},
+            {"id": "staff:ST-0042", "type": "staff", "label": "ST-0042", "unit_id": "U1"},
+        ],
+        "edges": [
+            {"source": "dossier:D1", "target": "account:ACC-77", "type": "submitted_through"},
+            {"source": "staff:ST-0042", "target": "dossier:D1", "type": "accepted_by"},
+        ],
+        "graph": {"focus": "dossier:D1", "holder": "account:ACC-77"},
+    }
+    seen = viewer_graph(graph)
+    assert seen is not None
+    text = json.dumps(seen)
+    for clear in ("ACC-77", "DEV-abcdef01", "203.0.113.45", "ST-0042", "1941", "2024-02-01"):
+        assert clear not in text
+    nodes = {n["id"]: n for n in seen["nodes"]}
+    assert nodes["account:1"]["label"] == mask_value("ACC-77") == "******"  # short: all masked
+    assert nodes["ip:1"]["label"] == "**********45"
+    assert nodes["person:3f9a0c1d2e4b"]["deceased"] is True  # the fact stays, the date goes
+    assert {(e["source"], e["target"]) for e in seen["edges"]} == {
+        ("dossier:D1", "account:1"),
+        ("staff:1", "dossier:D1"),
+    }
+    assert seen["graph"]["holder"] == "account:1"
+    assert graph["nodes"][2]["id"] == "account:ACC-77"  # the stored graph is left as it was
+
+
+def test_a_viewer_case_masks_the_actors_fields(case_store: CaseStore, ids: dict[str, int]) -> None:
+    with case_store.session() as s:
+        as_viewer = case_detail(s, ids["D1"], viewer=True)
+        as_reviewer = case_detail(s, ids["D1"])
+    assert as_reviewer["dossier"]["account_id"] == "ACC-D1"
+    assert as_viewer["dossier"]["account_id"] == mask_value("ACC-D1")
+    assert as_viewer["dossier"]["device_id"] == mask_value("DEV-9")
 
 
 def test_a_case_refuses_an_unknown_reveal_field_and_an_unknown_id(
