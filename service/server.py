@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -28,23 +29,50 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def feed_forever() -> None:
+def feed_forever(parent: int) -> None:
     """The case feeder's process: every ``feed_seconds``, flagged answers become cases.
 
+    ``parent`` is the server's process id, passed in rather than read here:
+    the child may take seconds to import, and a server stopped meanwhile would
+    leave it reading its new parent (init) as the server and feeding forever.
     A failed round is logged (see :func:`service.cases.feeder.feed_round`) and
     the next one tries again.
     """
+    _die_with_parent()
+    if os.getppid() != parent:  # the server ended while this process was starting
+        return
     from service.cases.db import CaseStore
     from service.cases.feeder import CaseFeeder, feed_round
     from service.log import ScoringLog, make_engine
 
-    parent = os.getppid()
     settings = Settings()
     url = settings.database()
     feeder = CaseFeeder(CaseStore(url), ScoringLog(make_engine(url)), settings.secret())
     while os.getppid() == parent:  # the server went away (even by SIGKILL): so do we
         feed_round(feeder)
-        time.sleep(settings.feed_seconds)
+        deadline = time.monotonic() + settings.feed_seconds
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(min(0.5, settings.feed_seconds))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when the server's process ends, however it ends.
+
+    Elsewhere (no ``prctl``) the feeder's loop still notices within half a
+    second that its parent is gone.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    """SIGTERM ends ``detector serve`` through its ``finally`` (the feeder is stopped there)."""
+    raise SystemExit(128 + signum)
 
 
 def app_factory() -> FastAPI:
@@ -88,10 +116,14 @@ def run(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="detector-metrics-")
     feeder = None
+    # uvicorn shuts down on SIGTERM, puts the handler found here back and raises the signal
+    # again; the default handler would end the process before the ``finally`` below and
+    # leave the feeder running without its server
+    signal.signal(signal.SIGTERM, _exit_on_term)
     if settings.scoring_enabled:  # one feeder for all workers, off their interpreters
         os.environ["DETECTOR_FEED_IN_APP"] = "0"
         feeder = multiprocessing.get_context("spawn").Process(
-            target=feed_forever, name="detector-case-feeder", daemon=True
+            target=feed_forever, args=(os.getpid(),), name="detector-case-feeder", daemon=True
         )
         feeder.start()
     try:
