@@ -26,13 +26,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service import metrics
-from service.auth import KeyRing
+from service.auth import KEY_ROUTES, ASGIApp, KeyGate, KeyRing, Message, Receive, Scope, Send
 from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feed_round
 from service.engine import Engine
-from service.fastpath import ASGIApp, FastScore, Message, Receive, Scope, Send
+from service.fastpath import FastScore
 from service.routes import admin, audit, health, score, session, units
 from service.routes import cases as case_routes
 from service.schemas import DossierIn, ErrorOut
@@ -46,7 +47,12 @@ class BodyLimit:
     """Refuse request bodies over a limit with 413, before reading them whole (pure ASGI).
 
     The batch endpoint gets its own, larger limit. A declared Content-Length
-    over the limit is refused at once; a chunked body is counted as it arrives.
+    over the limit is refused at once; a chunked body is counted as it
+    arrives, and once past the limit the 413 goes out at once and the
+    application reads a disconnect (whatever it answers then is dropped).
+    Raising inside ``receive`` instead would reach FastAPI's body parser,
+    which turns any error into a 400 (a 422 here): the probe saw a chunked
+    519 KB verdict get 422.
     """
 
     def __init__(self, app: ASGIApp, limit: int, batch_limit: int) -> None:
@@ -62,25 +68,30 @@ class BodyLimit:
                 await _too_large(send, limit, int(value))
                 return
         seen = 0
+        refused = False
 
         async def bounded() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(seen)
+                    refused = True
+                    await _too_large(send, limit, seen)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def answering(message: Message) -> None:
+            if not refused:
+                await send(message)
+
         try:
-            await self.app(scope, bounded, send)
-        except _TooLarge as exc:
-            await _too_large(send, limit, exc.size)
-
-
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
+            await self.app(scope, bounded, answering)
+        except ClientDisconnect:
+            if not refused:
+                raise
 
 
 async def _too_large(send: Send, limit: int, size: int) -> None:
@@ -120,7 +131,10 @@ class Measure:
             await self.app(scope, receive, sending)
         finally:
             route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
+            # a request the key gate refused never reached the router: its path is the route
+            endpoint = getattr(route, "path", None) or (
+                scope["path"] if scope["path"] in KEY_ROUTES else "unmatched"
+            )
             metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
             metrics.REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
 
@@ -317,6 +331,7 @@ def create_app(
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
     )
+    app.add_middleware(KeyGate, state=app.state)  # before the body limit: no key, no reading
     app.add_middleware(Measure)
     if scoring:  # POST /v1/score is answered before FastAPI's own layers (service.fastpath)
         build = app.build_middleware_stack

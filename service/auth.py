@@ -16,16 +16,41 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 ROLES = ("portal", "admin")
 #: what each role may do
 PERMISSIONS = {"portal": frozenset({"score"}), "admin": frozenset({"score", "reload"})}
+#: the routes that take an API key, and what the key must allow
+KEY_ROUTES = {
+    "/v1/score": "score",
+    "/v1/score/batch": "score",
+    "/v1/admin/reload": "reload",
+}
+HEADER = "X-API-Key"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class KeyConfigError(ValueError):
     """The key configuration is unusable (says which entry and why)."""
+
+
+class KeyRefused(Exception):
+    """A request without a key that may do what it asks: 401 or 403, with the answer's body."""
+
+    def __init__(self, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
 
 
 def digest(key: str) -> str:
@@ -114,3 +139,70 @@ class KeyRing:
             if hmac.compare_digest(stored, d):
                 return Caller(role=role, key_id=d[:8])
         return None
+
+
+def check_key(keys: KeyRing, key: str | None, action: str) -> Caller:
+    """The caller of a key if its role may do ``action``: the one key check of the API.
+
+    Raises
+    ------
+    KeyRefused
+        401 without a known key, 403 when its role may not do ``action``.
+    """
+    caller = keys.caller(key)
+    if caller is None:
+        raise KeyRefused(
+            401,
+            f"missing or unknown API key: send it in the {HEADER} header",
+            [(b"www-authenticate", b"APIKey")],
+        )
+    if not caller.may(action):
+        raise KeyRefused(403, f"the {caller.role} role may not {action}; an admin key may", [])
+    return caller
+
+
+class KeyGate:
+    """Checks the API key of :data:`KEY_ROUTES` before anything reads the body (pure ASGI).
+
+    A request without a key that may do what it asks is answered 401 or 403
+    at once, whatever its body (an unknown caller learns nothing of what the
+    body should hold, and costs no parsing). The caller goes into the scope's
+    ``state`` for the routes and the access log.
+
+    Parameters
+    ----------
+    app
+        The application behind the gate.
+    state
+        Holds ``keys`` (:class:`KeyRing`), read per request so tests and reloads see changes.
+    """
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        action = KEY_ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if action is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            caller = check_key(self.state.keys, _header(scope["headers"], b"x-api-key"), action)
+        except KeyRefused as exc:
+            body = orjson.dumps({"detail": exc.detail})
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *exc.headers,
+            ]
+            await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None

@@ -24,24 +24,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from service import metrics
-from service.auth import KeyRing
+from service.auth import ASGIApp, KeyRefused, Receive, Scope, Send, check_key
 from service.engine import Engine, Unscorable
 from service.schemas import DossierIn
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/v1/score"
 _JSON = [(b"content-type", b"application/json")]
@@ -112,18 +105,10 @@ class FastScore:
                 key = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit() and int(value) > limit:
                 raise _Refused(413, _too_large(limit, int(value)), [(b"connection", b"close")])
-        keys: KeyRing = self.state.keys
-        caller = keys.caller(key)
-        if caller is None:
-            raise _Refused(
-                401,
-                {"detail": "missing or unknown API key: send it in the X-API-Key header"},
-                [(b"www-authenticate", b"APIKey")],
-            )
-        if not caller.may("score"):
-            raise _Refused(
-                403, {"detail": f"the {caller.role} role may not score; an admin key may"}
-            )
+        try:
+            check_key(self.state.keys, key, "score")
+        except KeyRefused as exc:
+            raise _Refused(exc.status, {"detail": exc.detail}, exc.headers) from None
         chunks: list[bytes] = []
         seen = 0
         while True:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 _ID = Field(default=None, max_length=128)
 _TEXT = Field(default=None, max_length=512)
@@ -142,7 +142,8 @@ class ReloadIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: bool = False
+    #: true or false only: ``"yes"`` or ``1`` are refused, not guessed at
+    model: StrictBool = False
 
 
 class ReloadOut(BaseModel):

@@ -66,6 +66,8 @@ SORT_KEYS: dict[str, Any] = {
     "updated_at": Case.updated_at,
 }
 MAX_PER_PAGE = 200
+#: the last page anyone may ask for (a million pages of the smallest size: far past any queue)
+MAX_PAGE = 1_000_000
 
 
 @dataclass
@@ -130,8 +132,8 @@ class QueueFilter:
                 f"expected one of {', '.join(SORT_KEYS)} (prefix '-' for descending), "
                 f"found {self.sort!r}",
             )
-        if self.page < 1:
-            raise CaseInputError("page", f"expected 1 or more, found {self.page}")
+        if not 1 <= self.page <= MAX_PAGE:  # past it the offset overflows the database's integer
+            raise CaseInputError("page", f"expected 1 to {MAX_PAGE:,}, found {self.page}")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             raise CaseInputError("per_page", f"expected 1 to {MAX_PER_PAGE}, found {self.per_page}")
 

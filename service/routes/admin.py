@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from detector.artifacts import ModelError
 from features.errors import DetectorError
 from service.deps import Admin, EngineDep
-from service.schemas import ErrorOut, ReloadIn, ReloadOut
+from service.schemas import ErrorOut, ReloadIn, ReloadOut, ValidationErrorOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 log = logging.getLogger(__name__)
@@ -25,8 +25,13 @@ _lock = asyncio.Lock()
     responses={
         401: {"model": ErrorOut, "description": "no or unknown API key"},
         403: {"model": ErrorOut, "description": "only an admin key may reload"},
-        409: {"model": ErrorOut, "description": "a reload is already running"},
-        422: {"model": ErrorOut, "description": "the new model or data cannot be used"},
+        409: {
+            "model": ErrorOut,
+            "description": "a reload is already running, or the new model or data cannot be "
+            "used (the loaded state keeps answering)",
+        },
+        413: {"model": ErrorOut, "description": "request body too large"},
+        422: {"model": ValidationErrorOut, "description": "the body is not a ReloadIn"},
     },
 )
 async def reload(body: ReloadIn, engine: EngineDep, caller: Admin) -> dict[str, Any]:
@@ -38,7 +43,10 @@ async def reload(body: ReloadIn, engine: EngineDep, caller: Admin) -> dict[str, 
         try:
             scorer, last, started = await asyncio.to_thread(engine.prepare_reload, body.model)
         except (ModelError, DetectorError, OSError) as exc:
-            raise HTTPException(status_code=422, detail=f"reload refused: {exc}") from exc
+            raise HTTPException(
+                status_code=409,
+                detail=f"reload refused, the loaded state keeps answering: {exc}",
+            ) from exc
         answer = engine.finish_reload(scorer, last, started)
         engine.announce_reload(body.model)  # the other workers follow within seconds
         return answer

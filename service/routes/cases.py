@@ -24,6 +24,7 @@ from service.cases import audit
 from service.cases.db import CaseStore
 from service.cases.models import CASE_STATUSES
 from service.cases.queue import (
+    MAX_PAGE,
     MAX_PER_PAGE,
     PERSONAL_FIELDS,
     SORT_KEYS,
@@ -58,6 +59,7 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
     403: {"model": ErrorOut, "description": "a viewer may not write; or the CSRF token is wrong"},
     404: {"model": ErrorOut, "description": "no such case"},
+    413: {"model": ErrorOut, "description": "request body too large"},
 }
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the case's id")]
 #: the export's columns, in order: a queue item's, none of them personal
@@ -101,7 +103,7 @@ def queue_filter(
     sort: Annotated[
         str, Query(max_length=32, description=f"{_SORTS}; prefix '-' for descending")
     ] = "-risk_score",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> QueueFilter:
     """The queue's filter from the query string; 422 naming the parameter when unusable."""

@@ -173,6 +173,7 @@ def log_in(
     summary="Log in: sets the session cookie, answers the CSRF token",
     responses={
         401: {"model": ErrorOut, "description": "unknown user or wrong password"},
+        413: {"model": ErrorOut, "description": "request body too large"},
         429: {"model": ErrorOut, "description": "too many failed logins for this username"},
     },
 )

@@ -67,3 +67,31 @@ def test_every_answer_is_documented_and_none_is_a_server_error(api_schema: Any, 
             continue
         tried.append(f"{op.method.upper()} {op.path}")
     assert {"POST /v1/score", "POST /v1/score/batch"} <= set(tried)
+
+
+@pytest.mark.parametrize("door", ["no key", "unknown key", "too large"])
+def test_refusals_at_the_door_are_documented(api_schema: Any, door: str) -> None:
+    # the probe: a reload without a key got 422 (its body was read first), a chunked
+    # verdict over the limit 422, and the reload's 422 did not match its documented body
+    big = {"padding": "x" * (5 * 1024 * 1024)}  # over both limits (64 KiB, 4 MiB for a batch)
+    headers = {
+        "no key": {},
+        "unknown key": {"X-API-Key": "not-a-configured-key-0000"},
+        "too large": {"X-API-Key": ADMIN_KEY},
+    }[door]
+    expected = 413 if door == "too large" else 401
+    seen = {}
+    for op in _operations(api_schema):
+        if op.method.upper() != "POST":
+            continue
+        params = {"case_id": 1} if "{case_id}" in op.path else None
+        case = op.Case(
+            headers=headers,
+            path_parameters=params,
+            body=big if door == "too large" else {},
+            media_type="application/json",
+        )
+        response = case.call_and_validate(excluded_checks=BY_DESIGN)
+        seen[op.path] = response.status_code
+    assert seen, "no POST operation in the schema"
+    assert set(seen.values()) == {expected}, seen
