@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,17 @@ from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
 from detector.scorer import Detector
 from features import read_dataset
-from features.contract import PROXY_TYPES
+from features.contract import CHANNELS, PROXY_TYPES
 from features.definitions import derive
 from features.errors import ContractError
-from features.history import FrozenHistory, LiveStore, OnlineCounters, Update, history_events
+from features.history import (
+    FrozenHistory,
+    LiveStore,
+    OnlineCounters,
+    Update,
+    hide_personal_keys,
+    history_events,
+)
 from features.normalise import normalise_dossier
 from features.online import ReferenceIndex
 from features.quality import Issue
@@ -44,7 +51,7 @@ log = logging.getLogger(__name__)
 #: as ``detector score --at submission`` ignores them
 LATER_FIELDS = ("synced_at", "received_by", "accepted_at")
 #: what the API cannot score without (DATA_CONTRACT.md, "The scoring API's request"):
-#: absent, or (but for channel, whose unknown value the batch scores too) unusable
+#: absent or unusable (a channel outside the contract's three, once case and spaces are forgiven)
 SCORABLE = ("dossier_id", "unit_id", "channel", "submitted_at")
 
 
@@ -69,9 +76,11 @@ class Scored:
     score: RowScore
     data_gaps: list[str]
     findings: list[Issue]
-    dossier: dict[str, object]  # normalised fields, for the durable log
+    dossier: dict[str, object]  # normalised fields (a flagged one becomes a case)
     update: Update | None  # None when the dossier is already in the data folder's history
     features: dict[str, object] = field(default_factory=dict)
+    #: what a replay needs: the counters' keys (personal ones pseudonymised) and flags
+    event: dict[str, object] = field(default_factory=dict)
 
 
 class OnlineScorer:
@@ -83,6 +92,8 @@ class OnlineScorer:
     model_dir : the trained model folder (``detector train``).
     live : the live store (memory or Redis) shared by every worker.
     model_from : reuse this scorer's model instead of loading ``model_dir`` (a data-only reload).
+    pseudonymise : keyed hash of the owner IDs, phones and payment tokens the history keeps
+        (:data:`features.history.PERSONAL_KEYS`); None keeps them as they are.
 
     Notes
     -----
@@ -98,6 +109,7 @@ class OnlineScorer:
         model_dir: str | Path,
         live: LiveStore,
         model_from: OnlineScorer | None = None,
+        pseudonymise: Callable[[str], str] | None = None,
     ) -> None:
         started = time.perf_counter()
         self.data_dir, self.model_dir = Path(data_dir), Path(model_dir)
@@ -115,7 +127,8 @@ class OnlineScorer:
         ds = read_dataset(data_dir)
         self.present = ds.present
         self.reference = ReferenceIndex.from_tables(ds.tables, ds.present)
-        events, t = history_events(ds.tables, ds.present)
+        self.pseudonymise = pseudonymise
+        events, t = history_events(ds.tables, ds.present, pseudonymise)
         self.history_ids = frozenset(ds.tables["dossiers"]["dossier_id"].tolist())
         self.counters = OnlineCounters(FrozenHistory(events, t), live)
         self.live = live
@@ -142,15 +155,31 @@ class OnlineScorer:
         except ContractError as exc:  # text no reader could store (e.g. a lone surrogate)
             raise Unscorable("dossier", f"unreadable value: {exc}") from exc
         for name in SCORABLE:
-            value = raw.get(name) if name == "channel" else d.get(name)
-            # an unknown channel is dirt (scored, as the batch does); an absent one is unusable
+            value = d.get(name)
             usable = (
                 value.__class__ is pd.Timestamp
                 if name == "submitted_at"
                 else (isinstance(value, str) and bool(value.strip()))
             )
-            if not usable:
-                raise Unscorable(name, f"{name}: expected a valid value, found {raw.get(name)!r}")
+            if usable:
+                continue
+            if name == "channel":
+                # the batch scores an unknown channel as dirt, but a portal that sends one is
+                # misconfigured: scored, it would read as "not online" and hide a broker
+                raise Unscorable(
+                    name,
+                    f"channel: expected one of {', '.join(CHANNELS)} (case and surrounding "
+                    f"spaces are forgiven), found {_shown(raw.get(name))}",
+                )
+            raise Unscorable(name, f"{name}: expected a valid value, found {_shown(raw.get(name))}")
+        if "units" in self.present and d["unit_id"] not in self.reference.units:
+            # a case is opened under the receiving unit: one the data folder does not list
+            # would put made-up units on the dashboards (a new unit: reload the data folder)
+            raise Unscorable(
+                "unit_id",
+                f"unit_id: expected a unit of the data folder's units table, found "
+                f"{_shown(raw.get('unit_id'))}; if the unit is new, reload the data folder",
+            )
         return d, issues
 
     def score(self, raw: Mapping[str, object]) -> Scored:
@@ -168,11 +197,7 @@ class OnlineScorer:
         assert isinstance(ts, pd.Timestamp)
         t = epoch_seconds(ts)
         row = self.reference.dossier(d)
-        event: dict[str, object] = {
-            **{k: v if isinstance(v, str) else None for k, v in d.items()},
-            **row.keys,
-            **row.flags,
-        }
+        event = self._event(d, row.keys, row.flags)
         in_history = dossier_id in self.history_ids
         values: dict[str, Any] = dict(row.static)
         values.update(self.counters.values(event, t, in_history=in_history))
@@ -180,10 +205,35 @@ class OnlineScorer:
         gaps = ";".join(row.gaps)
         score = self.fast.score(values, gaps)
         update = None if in_history else self.counters.update(dossier_id, event, t)
-        return Scored(dossier_id, score, list(row.gaps), issues, d, update, values)
+        kept = {c: event.get(c) for c in self.counters.event_columns}
+        return Scored(dossier_id, score, list(row.gaps), issues, d, update, values, kept)
 
-    def replay(self, raw: Mapping[str, object]) -> None:
-        """Add a logged dossier to the live history without scoring it again (restart, reload)."""
+    def _event(
+        self, d: Mapping[str, object], keys: Mapping[str, object], flags: Mapping[str, bool]
+    ) -> dict[str, object]:
+        """The dossier as a counter event: its keys (personal ones pseudonymised) and flags."""
+        event: dict[str, object] = {k: v if isinstance(v, str) else None for k, v in d.items()}
+        event.update(keys)
+        event.update(flags)
+        return hide_personal_keys(event, self.pseudonymise)
+
+    def replay(self, record: Mapping[str, Any]) -> None:
+        """Add a logged dossier to the live history without scoring it again (restart, reload).
+
+        ``record`` is what :func:`replay_record` wrote: the counters' event as
+        it was at scoring time, so the replay adds exactly what the answer
+        added, without the personal values. (A log written before records
+        held events has the normalised dossier instead; it is read the old way.)
+        """
+        if "event" not in record:
+            self._replay_dossier(record)
+            return
+        dossier_id = str(record["dossier_id"])
+        if dossier_id in self.history_ids:
+            return
+        self.live.add(self.counters.update(dossier_id, record["event"], int(record["t"])))
+
+    def _replay_dossier(self, raw: Mapping[str, object]) -> None:
         d, _ = self.normalise(raw)
         dossier_id = str(d["dossier_id"])
         if dossier_id in self.history_ids:
@@ -191,11 +241,7 @@ class OnlineScorer:
         ts = d["submitted_at"]
         assert isinstance(ts, pd.Timestamp)
         row = self.reference.dossier(d)
-        event: dict[str, object] = {
-            **{k: v if isinstance(v, str) else None for k, v in d.items()},
-            **row.keys,
-            **row.flags,
-        }
+        event = self._event(d, row.keys, row.flags)
         self.live.add(self.counters.update(dossier_id, event, epoch_seconds(ts)))
 
     def add(self, scored: Scored) -> None:
@@ -204,10 +250,38 @@ class OnlineScorer:
             self.live.add(scored.update)
 
 
+#: submission fields no purpose of the service needs: never kept (the scorer does not read
+#: them, and a case names its owner by ID, which a reviewer may reveal)
+UNKEPT_FIELDS = ("owner_name", "contact_email")
+
+
+def replay_record(s: Scored) -> dict[str, Any]:
+    """What the durable log keeps to rebuild the history: no personal value in clear.
+
+    The dossier's ID, its submission time (epoch seconds) and the counters'
+    event, whose owner ID, phone and payment token are pseudonyms when the
+    scorer was given a key.
+    """
+    ts = s.dossier["submitted_at"]
+    assert isinstance(ts, pd.Timestamp)
+    return {"dossier_id": s.dossier_id, "t": epoch_seconds(ts), "event": s.event}
+
+
+def _shown(value: object) -> str:
+    """A refused value for an error message: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def dossier_record(d: Mapping[str, object]) -> dict[str, str | None]:
-    """A normalised dossier as JSON-ready text (timestamps in ISO 8601 with offset, unknown = None)."""
+    """A normalised dossier as JSON-ready text (timestamps in ISO 8601 with offset, unknown = None).
+
+    The name and e-mail (:data:`UNKEPT_FIELDS`) are left out.
+    """
     out: dict[str, str | None] = {}
     for k, v in d.items():
+        if k in UNKEPT_FIELDS:
+            continue
         if isinstance(v, pd.Timestamp):
             out[k] = None if pd.isna(v) else v.isoformat()
         elif isinstance(v, str):

@@ -24,6 +24,7 @@ from features.ids import (
     normalise_owner_id,
     normalise_person_id,
     owner_id_kind,
+    pseudonymiser,
 )
 from features.names import normalise_name
 from features.normalise import normalise_column, normalise_dossier, normalise_table
@@ -62,6 +63,7 @@ __all__ = [
     "normalise_person_id",
     "normalise_table",
     "owner_id_kind",
+    "pseudonymiser",
     "read_dataset",
     "read_labels",
     "run_checks",

@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -202,19 +202,56 @@ class FrozenHistory:
         return fp.first_by_other[j] if j < e and fp.others[j] == o else None
 
 
+#: event columns that hold personal data (a citizen or business ID, a phone, a payment
+#: token): the scoring API's history and its log keep them pseudonymised
+PERSONAL_KEYS = ("owner_id", "contact_phone", "payer_token")
+
+
 def history_events(
-    tables: dict[str, pd.DataFrame], present: frozenset[str]
+    tables: dict[str, pd.DataFrame],
+    present: frozenset[str],
+    pseudonymise: Callable[[str], str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The data folder's dossiers as counter events (keys and flags, as the batch makes them).
 
-    Returns the event frame (:func:`features.compute.event_frame`) and the
-    submission times in int64 seconds, for :class:`FrozenHistory`.
+    Parameters
+    ----------
+    tables, present
+        ``Dataset.tables`` and ``Dataset.present``.
+    pseudonymise
+        When given, the :data:`PERSONAL_KEYS` columns hold its pseudonyms
+        instead of the values (hashed once per distinct value). Counters only
+        compare values, so they come out the same.
+
+    Returns
+    -------
+    tuple
+        The event frame (:func:`features.compute.event_frame`) and the
+        submission times in int64 seconds, for :class:`FrozenHistory`.
     """
     d = tables["dossiers"]
     links = holder_links(tables, present)
     f = pd.DataFrame(index=d.index)
     _, f["ip_in_office_network"] = ip_membership(d["ip"], d["unit_id"], tables["units"])
-    return event_frame(d, links, f), seconds(d["submitted_at"])
+    events = event_frame(d, links, f)
+    if pseudonymise is not None:
+        for col in PERSONAL_KEYS:
+            codes, uniques = pd.factorize(events[col], use_na_sentinel=True)
+            hidden = np.array([pseudonymise(v) for v in uniques.tolist()] + [None], dtype=object)
+            events[col] = pd.Series(hidden[codes], index=events.index, dtype=object)
+    return events, seconds(d["submitted_at"])
+
+
+def hide_personal_keys(
+    event: dict[str, object], pseudonymise: Callable[[str], str] | None
+) -> dict[str, object]:
+    """One event with its :data:`PERSONAL_KEYS` pseudonymised, as :func:`history_events` does."""
+    if pseudonymise is not None:
+        for col in PERSONAL_KEYS:
+            value = event.get(col)
+            if value.__class__ is str:
+                event[col] = pseudonymise(value)  # type: ignore[arg-type]
+    return event
 
 
 # ---------------------------------------------------------------------- live part
@@ -372,6 +409,16 @@ class OnlineCounters:
                 prev = value if live is None else live if value is None else max(value, live)
                 out[name] = NAN if prev is None else float(t - prev)
         return {c.name: out[c.name] for c in self.counters}
+
+    @property
+    def event_columns(self) -> list[str]:
+        """The event's keys, other values and flags that the counters read (what a replay needs)."""
+        cols: list[str] = []
+        for s in self.streams:
+            cols += [s.key] + ([s.where] if s.where else [])
+        for p in self.pairs:
+            cols += [p.key, p.other] + ([p.where] if p.where else [])
+        return list(dict.fromkeys(cols))
 
     def update(self, dossier_id: str, event: Mapping[str, object], t: int) -> Update:
         """The live store's additions for a scored dossier (call ``live.add`` with it).

@@ -13,7 +13,8 @@ century and sex (0 male / 1 female born 1900–1999, 2 male / 3 female born
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from typing import Any, overload
 
 import numpy as np
@@ -299,3 +300,29 @@ def mask_value(v: object) -> str | None:
     if len(text) < 8:
         return "*" * len(text)
     return "*" * (len(text) - 2) + text[-2:]
+
+
+def pseudonymiser(secret: bytes, digest_size: int = 16) -> Callable[[str], str]:
+    """A keyed hash of personal values (citizen IDs, phones, payment tokens), as hex.
+
+    The one pseudonym of the project: the evidence graphs (``digest_size=6``,
+    12 characters a reviewer can compare), the scoring API's history and log
+    (16 bytes, so ten million values never collide) and the Redis keys.
+    Keyed BLAKE2b (a MAC by design, faster than HMAC per value): the same
+    value gives the same pseudonym under the same secret, and without the
+    secret a guessed value cannot be tested.
+
+    Raises
+    ------
+    ValueError
+        On an empty secret.
+    """
+    if not secret:
+        raise ValueError("the pseudonymisation secret must not be empty")
+    key = hashlib.blake2b(secret, digest_size=32).digest()
+    blake2b = hashlib.blake2b
+
+    def pseudonymise(value: str) -> str:
+        return blake2b(str(value).encode(), key=key, digest_size=digest_size).hexdigest()
+
+    return pseudonymise

@@ -16,10 +16,10 @@ replaying the durable log after a crash cannot count a dossier twice.
 from __future__ import annotations
 
 import bisect
-import hashlib
 from typing import Any
 
 from features.history import Query, Update
+from features.ids import pseudonymiser
 
 
 class MemoryStore:
@@ -130,12 +130,9 @@ class RedisStore:
     def __init__(self, client: Any, namespace: str, secret: bytes) -> None:
         self.client = client
         self.namespace = namespace
-        self._secret = hashlib.blake2b(secret, digest_size=32).digest()
+        self._h = pseudonymiser(secret, digest_size=12)
         self._answer = client.register_script(_ANSWER)
         self._add = client.register_script(_ADD)
-
-    def _h(self, value: str) -> str:
-        return hashlib.blake2b(value.encode(), key=self._secret, digest_size=12).hexdigest()
 
     def _ev(self, i: int, key: str) -> str:
         return f"{self.namespace}:e:{i}:{self._h(key)}"

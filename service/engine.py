@@ -19,7 +19,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from detector.online import OnlineScorer, Unscorable, answer_json, dossier_record, epoch_seconds
+from detector.online import (
+    OnlineScorer,
+    Unscorable,
+    answer_json,
+    dossier_record,
+    epoch_seconds,
+    replay_record,
+)
+from features import pseudonymiser
 from features.history import LiveStore
 from features.stores import MemoryStore, RedisStore
 from service import metrics
@@ -86,18 +94,26 @@ class Engine:
 
     def _build(self, model_dir: Path, keep: OnlineScorer | None = None) -> tuple[OnlineScorer, int]:
         data_dir = Path(self.settings.data_dir)  # type: ignore[arg-type]
-        scorer = OnlineScorer(data_dir, model_dir, self._live_store(data_dir), model_from=keep)
+        scorer = OnlineScorer(
+            data_dir,
+            model_dir,
+            self._live_store(data_dir),
+            model_from=keep,
+            pseudonymise=pseudonymiser(self.settings.secret()),
+        )
         last = self._replay(scorer, 0)
         return scorer, last
 
     def _replay(self, scorer: OnlineScorer, after: int) -> int:
         """Add the log's dossiers after ``after`` to the scorer's live history; the last seq."""
         last = after
-        for seq, dossier in self.log_store.entries(after):
+        for seq, record in self.log_store.entries(after):
             try:
-                scorer.replay(dossier)
-            except Exception:  # one bad entry must not stop a restart
-                log.exception("log entry %d could not be replayed; skipped", seq)
+                scorer.replay(record)
+            except Exception as exc:  # one bad entry must not stop a restart
+                log.warning(
+                    "log entry %d could not be replayed (%s); skipped", seq, type(exc).__name__
+                )
             last = seq
         return last
 
@@ -208,9 +224,10 @@ class Engine:
                 scored.dossier_id,
                 epoch_seconds(ts),  # type: ignore[arg-type]
                 scored.update is None,
-                dossier_record(scored.dossier),
+                replay_record(scored),
                 answer,
                 scorer.model_version,
+                dossier_record(scored.dossier) if answer["flagged"] else None,
             )
         except Exception as exc:
             log.error(

@@ -4,9 +4,16 @@ On restart the online history is the data folder plus this log, so nothing
 the portal got an answer for is lost. SQLite by default, PostgreSQL when
 ``DATABASE_URL`` points at one (SQLAlchemy Core, the same statements on both).
 
-The ``dossier`` column holds the normalised submission fields, as the data
-folder would: it is personal data, kept only in the database (never in text
-logs), and read back only to rebuild the history.
+What is kept is what a purpose needs (Decree 13/2023, least data):
+
+- ``dossier``: the *replay record*, what rebuilding the history needs (the
+  counters' event: account, device, IP, unit, procedure, the flags, and the
+  owner ID, phone and payment token as keyed pseudonyms; no name, no e-mail);
+- ``answer``: the answer sent (scores, reasons with feature values, no
+  personal value), so a repeated dossier gets the same answer;
+- ``case_fields``: only for a flagged dossier, its submission fields in clear
+  (owner ID, phone, payment token; still no name or e-mail), which the case
+  feeder copies into the case a reviewer reads; the feeder then empties it.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ scoring_log = sa.Table(
     sa.Column("submitted_at", sa.BigInteger, nullable=False),  # epoch seconds
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("in_history", sa.Boolean, nullable=False),  # already in the data folder
-    sa.Column("dossier", sa.Text, nullable=False),  # normalised fields (JSON)
+    sa.Column("dossier", sa.Text, nullable=False),  # the replay record (JSON), pseudonymised
     sa.Column("answer", sa.Text, nullable=False),  # the answer sent (JSON)
     sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("case_fields", sa.Text, nullable=True),  # flagged only, until it is a case
 )
 
 
@@ -80,6 +88,7 @@ class ScoringLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine, tables=[scoring_log])
+        _add_case_fields(engine)
         self._raw: Any = None
         self._lock = threading.Lock()
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
@@ -107,8 +116,12 @@ class ScoringLog:
         dossier: dict[str, Any],
         answer: dict[str, Any],
         model_version: str,
+        case_fields: dict[str, Any] | None = None,
     ) -> bool:
         """Write one scored dossier and commit; False when it was already there (a repeat).
+
+        ``dossier`` is the replay record; ``case_fields`` the clear fields of a
+        flagged dossier (None otherwise).
 
         Notes
         -----
@@ -125,6 +138,7 @@ class ScoringLog:
             orjson.dumps(dossier).decode(),
             orjson.dumps(answer).decode(),
             model_version,
+            None if case_fields is None else orjson.dumps(case_fields).decode(),
         )
         with self._lock:
             if self._raw is None:
@@ -165,7 +179,7 @@ class ScoringLog:
             return int(conn.execute(sa.select(sa.func.max(scoring_log.c.seq))).scalar() or 0)
 
     def entries(self, after: int = 0, batch: int = 5000) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(seq, normalised dossier) of every entry after ``after``, in log order, not in history."""
+        """(seq, replay record) of every entry after ``after``, in log order, not in history."""
         last = after
         while True:
             with self.engine.connect() as conn:
@@ -180,3 +194,11 @@ class ScoringLog:
             for seq, text in rows:
                 yield int(str(seq)), json.loads(str(text))
             last = int(rows[-1][0])
+
+
+def _add_case_fields(engine: Engine) -> None:
+    """Give a log made by an earlier version its ``case_fields`` column (nullable, so no rewrite)."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("scoring_log")}
+    if "case_fields" not in columns:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE scoring_log ADD COLUMN case_fields TEXT")

@@ -5,8 +5,6 @@ The errors are public through :mod:`service.cases.queue`; the rest is not part o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Callable
@@ -19,7 +17,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from features.contract import LOCAL_TZ
-from features.ids import mask_value
+from features.ids import mask_value, pseudonymiser
 from service.cases.models import Case
 
 #: the dossier fields that are personal data: masked in every answer unless revealed
@@ -91,20 +89,14 @@ def to_utc(value: datetime | None) -> datetime | None:
     return None if value is None else aware(value).astimezone(UTC)
 
 
-def pseudonymiser(secret: bytes) -> Callable[[str], str]:
-    """Keyed HMAC-SHA256 of a personal value, first 12 hex characters.
+def evidence_pseudonymiser(secret: bytes) -> Callable[[str], str]:
+    """Pseudonyms of the evidence graphs: 12 hex characters, short enough to compare by eye.
 
-    The same value gives the same pseudonym under the same secret, so a
-    reviewer still sees that two cases share a phone, but nobody without the
-    secret can recover or test a guessed citizen ID.
+    The key is the installation's secret (``Settings.secret()``), which no
+    reader of the workbench holds, so a masked ID beside its pseudonym cannot
+    be tested against guesses.
     """
-    if not secret:
-        raise ValueError("the pseudonymisation secret must not be empty")
-
-    def pseudonymise(value: str) -> str:
-        return hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:12]
-
-    return pseudonymise
+    return pseudonymiser(secret, digest_size=6)
 
 
 def viewer_graph(graph: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from features import mark, mask_value, to_json
 from features.contract import LOCAL_TZ
 from features.ids import owner_id_kind
 from service.cases._evidence import suspicious_edges
-from service.cases._private import pseudonymiser, to_utc
+from service.cases._private import evidence_pseudonymiser, to_utc
 from service.cases.db import CaseStore
 from service.cases.models import Case, utcnow
 from service.log import ScoringLog, scoring_log
@@ -239,7 +239,7 @@ class CaseFeeder:
         self.store = store
         self.log = log
         self.pause = pause
-        self._pseudonymise = pseudonymiser(secret)
+        self._pseudonymise = evidence_pseudonymiser(secret)
 
     def last_seq(self) -> int:
         """The last log sequence number processed (0 before the first run)."""
@@ -261,8 +261,11 @@ class CaseFeeder:
                 return after, []
             # only flagged answers become cases: the others are read past in SQL, not parsed
             # here (this runs beside the scoring path and shares its interpreter)
+            # a flagged answer's clear fields; a log from before they were kept apart has
+            # the whole dossier in ``dossier``
+            fields = sa.func.coalesce(t.case_fields, t.dossier)
             rows = conn.execute(
-                sa.select(t.seq, t.dossier, t.answer, t.model_version)
+                sa.select(t.seq, fields, t.answer, t.model_version)
                 .where(
                     t.seq > after,
                     t.seq <= last,
@@ -287,8 +290,23 @@ class CaseFeeder:
                     return made
                 made += cases_from_api(s, entries, self._pseudonymise)
                 _set_last_seq(s, last)
+            self._forget(after, last)
             log.debug("scoring log read up to seq %d; %d cases made so far", last, made)
             time.sleep(self.pause)  # hand the interpreter back to the scoring path
+
+    def _forget(self, after: int, last: int) -> None:
+        """Empty the clear fields of the entries just read: their cases hold them now.
+
+        A range of the primary key, so the update touches only those rows
+        (the scoring path writes to the same table).
+        """
+        t = scoring_log.c
+        with self.log.engine.begin() as conn:
+            conn.execute(
+                sa.update(scoring_log)
+                .where(t.seq > after, t.seq <= last, t.case_fields.is_not(None))
+                .values(case_fields=None)
+            )
 
 
 def feed_round(feeder: CaseFeeder) -> int:

@@ -36,7 +36,7 @@ from features.contract import LOCAL_TZ, PROXY_TYPES
 from features.errors import UsageError
 from service.cases import audit
 from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
-from service.cases._private import json_safe, pseudonymiser, to_utc
+from service.cases._private import evidence_pseudonymiser, json_safe, to_utc
 from service.cases.db import CaseStore
 from service.cases.models import Case, OfficerMonth, UnitMonth, utcnow
 
@@ -342,7 +342,7 @@ def load_batch(
         _say(progress, "entity index")
         index = EntityIndex.from_dataset(ds)
     fields = _dossier_fields(ds, pd.Index(flagged["dossier_id"].astype(str)))
-    pseudonymise = pseudonymiser(secret)
+    pseudonymise = evidence_pseudonymiser(secret)
     for start in range(0, len(flagged), CHUNK):
         chunk = flagged.iloc[start : start + CHUNK]
         rows = _case_rows(

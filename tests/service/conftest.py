@@ -41,9 +41,12 @@ def split(province_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
     Returns a dict with ``history`` (data folder), ``later`` (list of request
     bodies), ``fallback`` (dossier IDs whose submitted_at the reader took from
-    synced_at: they are sent with that time, as the batch used it) and
+    synced_at: they are sent with that time, as the batch used it),
     ``repeats`` (later duplicate rows: sent after their first, they must get
-    the same answer).
+    the same answer), ``refused`` (later rows whose channel is none of the
+    contract's three: the API refuses them with 422, so they never join its
+    history) and ``served`` (the whole data folder without the refused rows:
+    what the batch must read to see the history the API saw).
     """
     data = province_dir / "data"
     ds = read_dataset(data)
@@ -70,13 +73,36 @@ def split(province_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
             fallback.add(row["dossier_id"])
         bodies.append(body)
         used.add(rec)
-    later_ids = set(kept["dossier_id"])
+    refused = [b for b in bodies if _unknown_channel(b.get("channel"))]
+    bodies = [b for b in bodies if not _unknown_channel(b.get("channel"))]
+    later_ids = {str(b["dossier_id"]).strip() for b in bodies}
+    served = tmp_path_factory.mktemp("served")
+    for f in data.iterdir():
+        if f.name != "dossiers.csv":
+            shutil.copy(f, served / f.name)
+    gone = {str(b["dossier_id"]).strip() for b in refused}
+    raw[~raw["dossier_id"].str.strip().isin(gone)].to_csv(served / "dossiers.csv", index=False)
     repeats = [
         {k: (v if v != "" else None) for k, v in r.items()}
         for rec, r in raw.iterrows()
         if rec not in used and str(r["dossier_id"]).strip() in later_ids
     ]
-    return {"history": history, "later": bodies, "fallback": fallback, "repeats": repeats}
+    return {
+        "history": history,
+        "later": bodies,
+        "fallback": fallback,
+        "repeats": repeats,
+        "refused": refused,
+        "served": served,
+    }
+
+
+def _unknown_channel(value: object) -> bool:
+    from features.contract import CHANNELS
+    from features.normalise import normalise_enum
+
+    values, _ = normalise_enum(pd.Series([value], dtype="str"), CHANNELS)
+    return bool(pd.isna(values.iloc[0]))
 
 
 def _unusable_time(text: str) -> bool:
@@ -88,9 +114,12 @@ def _unusable_time(text: str) -> bool:
 
 @pytest.fixture(scope="session")
 def batch_truth(
-    province_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    split: dict[str, Any], model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> pd.DataFrame:
-    """``detector score --at submission --details`` over the whole folder, later months only."""
+    """``detector score --at submission --details`` over the served folder, later months only.
+
+    The served folder is the whole one without the later rows the API refuses.
+    """
     out = tmp_path_factory.mktemp("truth") / "scores.csv"
     proc = subprocess.run(
         [
@@ -98,7 +127,7 @@ def batch_truth(
             "-m",
             "service.cli",
             "score",
-            str(province_dir / "data"),
+            str(split["served"]),
             "--model",
             str(model_dir),
             "--out",

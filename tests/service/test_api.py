@@ -17,7 +17,7 @@ from service.fastpath import FastScore
 DOSSIER: dict[str, Any] = {
     "dossier_id": "API-TEST-0001",
     "procedure_code": "1.001193",
-    "unit_id": "U001",
+    "unit_id": "X001",  # a unit of the simulated province (an unknown one is refused)
     "channel": "online",
     "submitted_at": "2025-11-20T09:15:00+07:00",
     "account_id": "ACC-NOT-IN-ACCOUNTS",
@@ -121,12 +121,47 @@ def test_dirty_data_is_scored_with_gaps_not_refused(client: TestClient) -> None:
     assert a["model_version"]
 
 
-def test_an_unknown_channel_is_dirt_scored_as_the_batch_does(client: TestClient) -> None:
-    a = client.post(
-        "/v1/score", json=body(dossier_id="WEB-1", channel="web"), headers=PORTAL
-    ).json()
-    assert a["status"] == "scored"
-    assert {"code": "bad_enum", "column": "channel", "count": 1} in a["input_findings"]
+@pytest.mark.parametrize(
+    "channel",
+    ["xyz", "web", "onlin\u0435", "ONLINE\u0000", "on line!"],  # \u0435: a Cyrillic e
+)
+def test_an_unknown_channel_is_refused_naming_the_allowed_values(
+    client: TestClient, channel: str
+) -> None:
+    # the probe: such a channel was scored risk 0.0, even on a broker's account, and its
+    # log entry (channel null) failed every later replay
+    r = client.post(
+        "/v1/score", json=body(dossier_id=f"CH-{channel!r}", channel=channel), headers=PORTAL
+    )
+    assert r.status_code == 422, r.text
+    (problem,) = r.json()["detail"]
+    assert problem["loc"] == ["body", "channel"]
+    assert "expected one of online, counter, postal" in problem["msg"]
+    # nothing refused is kept
+    eng = client.app.state.engine  # type: ignore[attr-defined]
+    assert eng.log_store.answer(f"CH-{channel!r}") is None
+
+
+def test_a_unit_the_data_folder_does_not_list_is_refused(client: TestClient) -> None:
+    # the probe: a portal key could open cases under units that do not exist
+    r = client.post(
+        "/v1/score", json=body(dossier_id="NO-SUCH-UNIT", unit_id="U999"), headers=PORTAL
+    )
+    assert r.status_code == 422, r.text
+    (problem,) = r.json()["detail"]
+    assert problem["loc"] == ["body", "unit_id"]
+    assert "units table" in problem["msg"] and "'U999'" in problem["msg"]
+
+
+@pytest.mark.parametrize("channel", ["ONLINE", " online ", "Online\t", "COUNTER"])
+def test_a_channel_in_other_case_or_with_spaces_is_accepted(
+    client: TestClient, channel: str
+) -> None:
+    r = client.post(
+        "/v1/score", json=body(dossier_id=f"CHOK-{channel!r}", channel=channel), headers=PORTAL
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "scored"
 
 
 def test_ids_sent_as_numbers_are_read_as_text(client: TestClient) -> None:

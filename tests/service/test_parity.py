@@ -34,6 +34,14 @@ def test_replayed_months_equal_the_batch_scores(
         answers[a["dossier_id"]] = a
     if len(later) == len(split["later"]):
         assert set(answers) == set(batch_truth.index)
+    # a channel outside the contract's three is refused, naming the allowed values
+    assert split["refused"], "the export's dirt holds no unknown channel: the check ran on nothing"
+    for body in split["refused"]:
+        r = client.post("/v1/score", json=body, headers=PORTAL)
+        assert r.status_code == 422, r.text
+        (problem,) = r.json()["detail"]
+        assert problem["loc"] == ["body", "channel"]
+        assert "online, counter, postal" in problem["msg"]
     assert len(answers) == len(later)
     batch_truth = batch_truth.loc[list(answers)]
     bad = []

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from features import pseudonymiser
 from service.app import create_app
-from service.cases._private import pseudonymiser
+from service.cases._private import evidence_pseudonymiser
 from service.settings import KNOWN_SECRETS, PLACEHOLDERS, SecretError, Settings
 from tests.service.svc import KEYS
 
@@ -90,10 +91,14 @@ def test_a_pseudonym_cannot_be_reversed_with_any_key_the_repository_knows(
     # value that fits the mask through the HMAC. With the installation's own key no
     # published key reproduces the pseudonym, even on a candidate set holding the truth.
     owner = "051203004552"
-    pseudonym = pseudonymiser(Settings(state_dir=tmp_path).secret())(owner)
+    pseudonym = evidence_pseudonymiser(Settings(state_dir=tmp_path).secret())(owner)
     candidates = [f"0512030{n:05d}" for n in range(4000, 5000)]
     assert owner in candidates
     for key in KNOWN_SECRETS | PLACEHOLDERS:
+        keyed = pseudonymiser(key.encode(), digest_size=6) if key else None
         for guess in candidates:
+            # the HMAC the probe reversed, and today's keyed hash, under every published key
             tried = hmac.new(key.encode(), guess.encode(), hashlib.sha256).hexdigest()[:12]
             assert tried != pseudonym
+            assert keyed is None or keyed(guess) != pseudonym
+    assert evidence_pseudonymiser(Settings(state_dir=tmp_path).secret())(owner) == pseudonym

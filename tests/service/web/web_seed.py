@@ -25,7 +25,7 @@ import detector
 from features import EntityIndex, evidence_subgraph, mark, read_dataset, to_json
 from features.contract import LOCAL_TZ, PROXY_TYPES
 from service.cases._evidence import related_dossiers, suspicious_edges
-from service.cases._private import pseudonymiser, to_utc
+from service.cases._private import evidence_pseudonymiser, to_utc
 from service.cases.db import CaseStore
 from service.cases.load import DOSSIER_FIELDS, json_safe
 from service.cases.models import Case, OfficerMonth, UnitMonth
@@ -130,7 +130,7 @@ def seed(store: CaseStore, province_dir: Path) -> Seeded:
     labels = pd.read_csv(province_dir / "labels.csv", dtype=str)
     d = ds.tables["dossiers"].drop_duplicates("dossier_id").set_index("dossier_id", drop=False)
     accounts = ds.tables["accounts"].set_index("account_id")["holder_id"]
-    pseudonymise = pseudonymiser(SECRET)
+    pseudonymise = evidence_pseudonymiser(SECRET)
     rng = np.random.default_rng(5)
     chosen: dict[str, list[str]] = {}
     for true_type, (n, _rules) in _PLAN.items():
