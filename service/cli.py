@@ -354,7 +354,12 @@ def _new_password(password_file: Path | None) -> str:
 
 @user_app.command("add")
 def user_add(
-    username: Annotated[str, typer.Argument(help="Login name: letters, digits, '.', '_', '-'.")],
+    username: Annotated[
+        str,
+        typer.Argument(
+            help="Login name: ASCII letters, digits, '.', '_', '-'; kept in lower case."
+        ),
+    ],
     role: Annotated[str, typer.Option(help="viewer, reviewer or admin.")],
     display_name: Annotated[str, typer.Option(help="Name shown in the workbench.")] = "",
     password_file: Annotated[
