@@ -1,7 +1,7 @@
 """The audit log: who did what, when, from where; append-only.
 
-Every case view, reveal, verdict, assignment, export, login and logout goes
-here (the database refuses UPDATE and DELETE on the table). ``detail`` must
+Every case view, reveal, verdict, assignment, export, login and logout, and
+every change to a user (``detector user ...``), goes here (the database refuses UPDATE and DELETE on the table). ``detail`` must
 never carry a citizen ID, name or phone: a reveal records the field, not
 the value.
 """
@@ -30,6 +30,9 @@ ACTIONS: tuple[str, ...] = (
     "dashboard_view",
     "audit_view",
     "user_create",
+    "user_disable",
+    "user_enable",
+    "user_password_reset",
     "cases_load",
 )
 

@@ -119,6 +119,40 @@ def check_password(password: str) -> None:
         )
 
 
+def set_password(s: Session, user: User, password: str) -> int:
+    """Give ``user`` a new password and end their sessions; how many were ended.
+
+    Whoever held a session under the old password (perhaps the reason for
+    the reset) is logged out with it.
+
+    Raises
+    ------
+    UserError
+        A password shorter than :data:`MIN_PASSWORD`; nothing is changed.
+    """
+    check_password(password)
+    user.password_hash = hash_password(password)
+    return end_user_sessions(s, user)
+
+
+def set_active(s: Session, user: User, active: bool) -> int:
+    """Enable or disable ``user``; disabling ends their sessions. How many were ended.
+
+    A disabled user's sessions are refused anyway (:func:`session_user`), but
+    are deleted too, so enabling the user again does not bring them back.
+    """
+    user.active = active
+    return 0 if active else end_user_sessions(s, user)
+
+
+def end_user_sessions(s: Session, user: User) -> int:
+    """Delete every session of ``user``; how many there were."""
+    where = WebSession.user_id == user.id
+    count = s.scalar(sa.select(sa.func.count()).select_from(WebSession).where(where)) or 0
+    s.execute(sa.delete(WebSession).where(where))
+    return int(count)
+
+
 def authenticate(s: Session, username: str, password: str) -> User | None:
     """The active user with this name (any case) and password, else None (same cost either way)."""
     user = find_user(s, username)
