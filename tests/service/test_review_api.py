@@ -753,6 +753,59 @@ def test_the_audit_ip_comes_from_the_proxy_only_when_trusted(
         assert audit_rows(cases_store, "case_view")[-1].ip == ip
 
 
+def _timestamps(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every string under a key that names a moment (``at``, ``*_at``), with its path;
+    ``scored_at`` is not one (it says review or submission)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if (k == "at" or k.endswith("_at")) and k != "scored_at" and isinstance(v, str):
+                yield f"{where}.{k}", v
+            else:
+                yield from _timestamps(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _timestamps(v, f"{where}[{i}]")
+
+
+def test_every_timestamp_the_review_api_returns_carries_an_offset(
+    wb: TestClient, cases_store: CaseStore
+) -> None:
+    """The probe saw ``"at": "2026-12-04T17:07:37.652011"`` in /v1/audit: SQLite hands back
+    naive datetimes, and an answer without an offset is read as whatever clock the reader
+    is on. Every moment is ISO 8601 with its offset, on the contract's clock (+07:00)."""
+    headers = as_role(wb, cases_store, "admin")
+    assert wb.post("/v1/cases/1/verdicts", json=VERDICT, headers=headers).status_code == 201
+    r = wb.post("/v1/cases/1/assignment", json={"assignee": "rita"}, headers=headers)
+    assert r.status_code == 200
+    answers = {
+        path: wb.get(path).json()
+        for path in (
+            "/v1/session",
+            "/v1/cases",
+            "/v1/cases/1",
+            "/v1/units",
+            "/v1/units/dashboard",
+            "/v1/audit",
+        )
+    }
+    found = dict(_timestamps(answers))
+    # the ones that must be there: audit, case, related dossier, verdict and assignment times
+    for path in (
+        ".['/v1/audit'].items[0].at",
+        ".['/v1/cases/1'].submitted_at",
+        ".['/v1/cases/1'].evidence.related[0].submitted_at",
+        ".['/v1/cases/1'].verdicts[0].created_at",
+        ".['/v1/cases/1'].assignments[0].created_at",
+        ".['/v1/cases'].items[0].submitted_at",
+    ):
+        assert path.replace("['", "").replace("']", "") in found, sorted(found)
+    naive = {k: v for k, v in found.items() if datetime.fromisoformat(v).tzinfo is None}
+    assert not naive
+    assert all(v.endswith("+07:00") for v in found.values()), found
+    # and the audit's moment is right, not only labelled: now, on the local clock
+    assert recent(datetime.fromisoformat(answers["/v1/audit"]["items"][0]["at"]))
+
+
 # ----------------------------------------------------------------- workbench-only mode
 def test_a_workbench_only_app_answers_503_for_scoring(wb: TestClient) -> None:
     for path, body in (
