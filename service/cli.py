@@ -1,7 +1,8 @@
 """The ``detector`` command line with the service's commands.
 
 The batch commands live in :mod:`detector.cli`; this module adds the ones that
-need the service (``serve``, ``api-key``, ``user add``) and extends two batch
+need the service (``serve``, ``api-key``, ``user add|list|disable|enable|reset-password``)
+and extends two batch
 commands with the case store (``score --to-db``, ``train --labels-from-db``),
 so the layers stay one-way (service → detector → features). The ``detector``
 console script points here.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +26,10 @@ from features.errors import UsageError
 from service.auth import ROLES, digest, new_key
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from service.cases.db import CaseStore
+    from service.cases.models import User
 
 
 @app.command()
@@ -354,7 +359,12 @@ def _new_password(password_file: Path | None) -> str:
 
 @user_app.command("add")
 def user_add(
-    username: Annotated[str, typer.Argument(help="Login name: letters, digits, '.', '_', '-'.")],
+    username: Annotated[
+        str,
+        typer.Argument(
+            help="Login name: ASCII letters, digits, '.', '_', '-'; kept in lower case."
+        ),
+    ],
     role: Annotated[str, typer.Option(help="viewer, reviewer or admin.")],
     display_name: Annotated[str, typer.Option(help="Name shown in the workbench.")] = "",
     password_file: Annotated[
@@ -387,7 +397,157 @@ def user_add(
         raise UsageError(str(exc)) from exc
     finally:
         store.dispose()
-    console.print(f"user {username!r} added with role {role}")
+    console.print(f"user {user.username!r} added with role {role}")
+
+
+_DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Case store URL (default: DATABASE_URL, else var/detector.db)."),
+]
+_UserArgument = Annotated[str, typer.Argument(help="Login name (any case).")]
+
+
+def _existing_user(s: Session, username: str) -> User:
+    """The user with this name (any case), else a one-line refusal naming it."""
+    from service.cases.security import find_user
+
+    user = find_user(s, username)
+    if user is None:  # escaped: a look-alike letter shows as \u0430, not as "a"
+        raise UsageError(
+            f"no user {username.strip()!a} in the case store (detector user list shows them)"
+        )
+    return user
+
+
+def _change_user(
+    store: CaseStore,
+    username: str,
+    action: str,
+    change: Callable[[Session, User], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply ``change`` to the user and audit it as ``action`` in one transaction.
+
+    The audit entry names the command as who did it (the operator has no
+    workbench login) and the user changed; ``change`` adds what it did,
+    never a password.
+    """
+    from service.cases import audit
+    from service.cases.security import UserError
+
+    command = action.removeprefix("user_").replace("password_reset", "reset-password")
+    try:
+        with store.session() as s:
+            user = _existing_user(s, username)
+            detail = {"user": user.username, **change(s, user)}
+            audit.record(s, None, action, username=f"detector user {command}", detail=detail)
+    except UserError as exc:
+        raise UsageError(str(exc)) from exc
+    return detail
+
+
+def _ended(n: int) -> str:
+    return "no open session" if n == 0 else f"{n} open session{'s' if n > 1 else ''} ended"
+
+
+@user_app.command("list")
+def user_list(db: _DbOption = None) -> None:
+    """List the workbench users: username, role, active, created (local time)."""
+    from zoneinfo import ZoneInfo
+
+    import sqlalchemy as sa
+
+    from features.contract import LOCAL_TZ
+    from service.cases.models import User
+
+    store = _store(db)
+    try:
+        with store.session() as s:
+            users = list(s.scalars(sa.select(User).order_by(User.username)))
+            rows = [
+                (
+                    u.username,
+                    u.role,
+                    "yes" if u.active else "no",
+                    # SQLite hands back naive UTC
+                    (u.created_at if u.created_at.tzinfo else u.created_at.replace(tzinfo=UTC))
+                    .astimezone(ZoneInfo(LOCAL_TZ))
+                    .isoformat(timespec="seconds"),
+                )
+                for u in users
+            ]
+    finally:
+        store.dispose()
+    width = max([len("username"), *(len(r[0]) for r in rows)])
+    console.print(f"{'username':<{width}}  role      active  created", highlight=False)
+    for name, role, active, created in rows:
+        console.print(f"{name:<{width}}  {role:<8}  {active:<6}  {created}", highlight=False)
+
+
+@user_app.command("disable")
+def user_disable(username: _UserArgument, db: _DbOption = None) -> None:
+    """Disable a user: they cannot log in, and their open sessions end now."""
+    from service.cases.security import set_active
+
+    store = _store(db)
+    try:
+        detail = _change_user(
+            store,
+            username,
+            "user_disable",
+            lambda s, user: {"sessions_ended": set_active(s, user, False)},
+        )
+    finally:
+        store.dispose()
+    console.print(f"user {detail['user']!r} disabled; {_ended(detail['sessions_ended'])}")
+
+
+@user_app.command("enable")
+def user_enable(username: _UserArgument, db: _DbOption = None) -> None:
+    """Enable a user again (the sessions they had before stay ended)."""
+    from service.cases.security import set_active
+
+    def enable(s: Session, user: User) -> dict[str, Any]:
+        set_active(s, user, True)
+        return {}
+
+    store = _store(db)
+    try:
+        detail = _change_user(store, username, "user_enable", enable)
+    finally:
+        store.dispose()
+    console.print(f"user {detail['user']!r} enabled")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    username: _UserArgument,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from the first line of this file."),
+    ] = None,
+    db: _DbOption = None,
+) -> None:
+    """Give a user a new password and end their open sessions.
+
+    The password comes from --password-file, DETECTOR_NEW_PASSWORD, or is
+    asked twice without echo, and is never printed.
+    """
+    from service.cases.security import set_password
+
+    store = _store(db)
+    try:
+        with store.session() as s:  # an unknown name is refused before a password is asked
+            _existing_user(s, username)
+        password = _new_password(password_file)
+        detail = _change_user(
+            store,
+            username,
+            "user_password_reset",
+            lambda s, user: {"sessions_ended": set_password(s, user, password)},
+        )
+    finally:
+        store.dispose()
+    console.print(f"user {detail['user']!r}: password changed; {_ended(detail['sessions_ended'])}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ the reader asked for them and may see them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -205,7 +204,7 @@ class AuditEntryOut(BaseModel):
     """Who did what, when and from where (``detail`` never holds a personal value)."""
 
     id: int
-    at: datetime
+    at: str = Field(description=_LOCAL_TIME)
     username: str
     role: str
     action: str

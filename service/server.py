@@ -127,14 +127,28 @@ def run(
         )
         feeder.start()
     try:
-        _serve(uvicorn, host, port, workers, access_log)
+        _serve(uvicorn, settings, host, port, workers, access_log)
     finally:
         if feeder is not None:
             feeder.terminate()
             feeder.join(5)
 
 
-def _serve(uvicorn: Any, host: str, port: int, workers: int, access_log: bool) -> None:
+def _serve(
+    uvicorn: Any, settings: Settings, host: str, port: int, workers: int, access_log: bool
+) -> None:
+    """Run uvicorn; it reads ``X-Forwarded-*`` only when the app is told to trust a proxy.
+
+    uvicorn's ``proxy_headers`` is on by default and believes those headers
+    from 127.0.0.1: a client on the same host (or anything a local proxy
+    passes through unchanged) could then set the address the audit log
+    records and make the session cookie Secure over plain http, before
+    :func:`service.deps.client_ip` and :func:`service.deps.came_over_https`
+    decide not to believe them. So it is off unless ``DETECTOR_TRUST_PROXY=1``;
+    with it, uvicorn takes them only from ``DETECTOR_FORWARDED_ALLOW_IPS``
+    (default ``127.0.0.1,::1``), and its access log shows the client's address.
+    What the app itself believes depends on ``DETECTOR_TRUST_PROXY`` alone.
+    """
     uvicorn.run(
         "service.server:app_factory",
         factory=True,
@@ -144,4 +158,6 @@ def _serve(uvicorn: Any, host: str, port: int, workers: int, access_log: bool) -
         access_log=access_log,
         log_level=os.environ.get("DETECTOR_LOG_LEVEL", "info").lower(),
         timeout_graceful_shutdown=10,
+        proxy_headers=settings.trust_proxy,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

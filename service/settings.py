@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     #: believe X-Forwarded-Proto and X-Forwarded-For (only behind a proxy that sets them)
     trust_proxy: bool = False
+    #: with trust_proxy, the proxy addresses uvicorn takes those headers from (comma-separated)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     #: seconds between two passes turning flagged API answers into cases
     feed_seconds: float = Field(default=5.0, gt=0, le=3600)
     #: turn flagged answers into cases in a thread of the app (tests, embedded use);

@@ -1,7 +1,7 @@
 """The audit log: who did what, when, from where; append-only.
 
-Every case view, reveal, verdict, assignment, export, login and logout goes
-here (the database refuses UPDATE and DELETE on the table). ``detail`` must
+Every case view, reveal, verdict, assignment, export, login and logout, and
+every change to a user (``detector user ...``), goes here (the database refuses UPDATE and DELETE on the table). ``detail`` must
 never carry a citizen ID, name or phone: a reveal records the field, not
 the value.
 """
@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from service.cases._private import iso
 from service.cases.models import AuditEntry
 from service.cases.security import Who
 
@@ -30,6 +31,9 @@ ACTIONS: tuple[str, ...] = (
     "dashboard_view",
     "audit_view",
     "user_create",
+    "user_disable",
+    "user_enable",
+    "user_password_reset",
     "cases_load",
 )
 
@@ -80,3 +84,23 @@ def entries(
     if before_id is not None:
         q = q.where(AuditEntry.id < before_id)
     return list(s.scalars(q))
+
+
+def as_json(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as the review API answers it.
+
+    ``at`` goes through the same :func:`service.cases._private.iso` as every
+    other moment the API answers: ISO 8601 on the contract's local clock,
+    with its offset (``+07:00``). SQLite hands the stored UTC back without
+    one, which the reader would take for their own clock.
+    """
+    return {
+        "id": entry.id,
+        "at": iso(entry.at),
+        "username": entry.username,
+        "role": entry.role,
+        "action": entry.action,
+        "case_id": entry.case_id,
+        "detail": entry.detail,
+        "ip": entry.ip,
+    }

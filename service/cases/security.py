@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone")
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
+#: a login name: ASCII only, so no look-alike (Cyrillic "а" in "аdmin") can pass for another
+USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class UserError(ValueError):
@@ -55,28 +58,51 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def find_user(s: Session, username: str) -> User | None:
+    """The user with this login name, whatever its case (surrounding spaces ignored).
+
+    Names are folded to lower case when created (:func:`create_user`), so
+    ``Rita`` and ``rita`` are one user. A user stored before that with capitals
+    is still found by any case; should two such old names differ only by case,
+    the one typed exactly wins, and no new one can be added beside them.
+    """
+    typed = username.strip()
+    return s.scalar(
+        sa.select(User)
+        .where(sa.func.lower(User.username) == typed.lower())
+        .order_by((User.username == typed).desc(), User.id)
+        .limit(1)
+    )
+
+
 def create_user(
     s: Session, username: str, password: str, role: str, display_name: str = ""
 ) -> User:
-    """Add a user; refuses an unknown role, a taken name or a short password."""
+    """Add a user; refuses an unknown role, a taken name or a short password.
+
+    The name is stored in lower case (``display_name`` keeps the person's
+    spelling) and must be 1-64 ASCII letters, digits, '.', '_' or '-': a
+    look-alike letter from another alphabet would make a second "admin" that
+    nobody can tell from the first in the audit log.
+
+    Raises
+    ------
+    UserError
+        Saying which field is unusable and what was expected.
+    """
     username = username.strip()
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace(".", "").replace("_", "").replace("-", "").isalnum()
-    ):
+    if not USERNAME.fullmatch(username):
         raise UserError(
-            f"username: expected 1-64 letters, digits, '.', '_' or '-', found {username!r}"
+            f"username: expected 1-64 ASCII letters, digits, '.', '_' or '-', found {username!a}"
         )
     if role not in USER_ROLES:
         raise UserError(f"role: expected one of {', '.join(USER_ROLES)}, found {role!r}")
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"password: expected at least {MIN_PASSWORD} characters")
-    if s.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"username {username!r} is taken")
+    check_password(password)
+    if find_user(s, username) is not None:
+        raise UserError(f"username {username.lower()!r} is taken")
     user = User(
-        username=username,
-        display_name=display_name or username,
+        username=username.lower(),
+        display_name=display_name or username.lower(),
         role=role,
         password_hash=hash_password(password),
     )
@@ -85,9 +111,51 @@ def create_user(
     return user
 
 
+def check_password(password: str) -> None:
+    """Refuse a password too short to be one (:data:`MIN_PASSWORD` characters)."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(
+            f"password: expected at least {MIN_PASSWORD} characters, found {len(password)}"
+        )
+
+
+def set_password(s: Session, user: User, password: str) -> int:
+    """Give ``user`` a new password and end their sessions; how many were ended.
+
+    Whoever held a session under the old password (perhaps the reason for
+    the reset) is logged out with it.
+
+    Raises
+    ------
+    UserError
+        A password shorter than :data:`MIN_PASSWORD`; nothing is changed.
+    """
+    check_password(password)
+    user.password_hash = hash_password(password)
+    return end_user_sessions(s, user)
+
+
+def set_active(s: Session, user: User, active: bool) -> int:
+    """Enable or disable ``user``; disabling ends their sessions. How many were ended.
+
+    A disabled user's sessions are refused anyway (:func:`session_user`), but
+    are deleted too, so enabling the user again does not bring them back.
+    """
+    user.active = active
+    return 0 if active else end_user_sessions(s, user)
+
+
+def end_user_sessions(s: Session, user: User) -> int:
+    """Delete every session of ``user``; how many there were."""
+    where = WebSession.user_id == user.id
+    count = s.scalar(sa.select(sa.func.count()).select_from(WebSession).where(where)) or 0
+    s.execute(sa.delete(WebSession).where(where))
+    return int(count)
+
+
 def authenticate(s: Session, username: str, password: str) -> User | None:
-    """The active user with this name and password, else None (same cost either way)."""
-    user = s.scalar(sa.select(User).where(User.username == username.strip()))
+    """The active user with this name (any case) and password, else None (same cost either way)."""
+    user = find_user(s, username)
     try:
         if user is None or not user.active:
             _hasher.verify(_DUMMY, password + "x")

@@ -59,17 +59,5 @@ def read_audit(
             limit=limit,
             before_id=before_id,
         )
-        items = [
-            {
-                "id": e.id,
-                "at": e.at,
-                "username": e.username,
-                "role": e.role,
-                "action": e.action,
-                "case_id": e.case_id,
-                "detail": e.detail,
-                "ip": e.ip,
-            }
-            for e in rows
-        ]
+        items = [audit_log.as_json(e) for e in rows]
     return {"items": items, "next_before_id": items[-1]["id"] if len(items) == limit else None}

@@ -483,6 +483,9 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "refreshed": ("cập nhật", "refreshed"),
         "flagged": ("gắn cờ", "flagged"),
         "scored": ("đã chấm", "scored"),
+        "user": ("người dùng", "user"),
+        "role": ("vai trò", "role"),
+        "sessions_ended": ("phiên bị đóng", "sessions ended"),
     },
     "action": {
         "login": ("Đăng nhập", "Login"),
@@ -497,6 +500,9 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "dashboard_view": ("Xem bảng số liệu", "Dashboard view"),
         "audit_view": ("Xem nhật ký", "Audit log view"),
         "user_create": ("Tạo người dùng", "User created"),
+        "user_disable": ("Khóa người dùng", "User disabled"),
+        "user_enable": ("Mở khóa người dùng", "User enabled"),
+        "user_password_reset": ("Đặt lại mật khẩu", "Password reset"),
         "cases_load": ("Nạp vụ việc", "Cases loaded"),
     },
 }

@@ -132,7 +132,8 @@ def login(
     """Check the password; on success start a session and go on, else say so (401).
 
     The message is the same for an unknown user and a wrong password, and
-    failed logins count towards the same per-username throttle as the API's.
+    failed logins count towards the same throttle as the API's (per client and
+    per username from it; :class:`service.routes.session.LoginThrottle`).
     """
     next_url = safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")

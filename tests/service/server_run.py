@@ -19,15 +19,23 @@ def free_port() -> int:
 
 
 class Server:
-    """``detector serve --data ... --model ... --port ...`` with the given environment."""
+    """``detector serve --data ... --model ... --port ...`` with the given environment;
+    without a data and a model folder, the workbench only (it starts in seconds)."""
 
     def __init__(
-        self, data: Path, model: Path, env: dict[str, str], *args: str, port: int | None = None
+        self,
+        data: Path | None,
+        model: Path | None,
+        env: dict[str, str],
+        *args: str,
+        port: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "service.cli", "serve", "--data", str(data)]
-        self.cmd += ["--model", str(model), "--port", str(self.port), *args]
+        self.cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)]
+        if data is not None and model is not None:
+            self.cmd += ["--data", str(data), "--model", str(model)]
+        self.cmd += list(args)
         self.env = {**os.environ, **env}
         self.proc: subprocess.Popen[bytes] | None = None
 

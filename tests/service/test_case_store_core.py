@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from service.cases import audit, security
 from service.cases.db import CaseStore
-from service.cases.models import AuditEntry, WebSession
+from service.cases.models import AuditEntry, User, WebSession
 
 
 @pytest.fixture
@@ -91,6 +91,56 @@ def test_a_taken_username_is_refused(store: CaseStore) -> None:
         security.create_user(s, "anna", "long enough pw", "viewer")
     with pytest.raises(security.UserError, match="taken"), store.session() as s:
         security.create_user(s, "anna", "another long pw", "admin")
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "\u0430dmin",  # Cyrillic а: looks like "admin"
+        "adm\u0131n",  # Turkish dotless ı
+        "\uff41dmin",  # fullwidth ａ
+        "r\u00e9viewer",  # é: a letter, but not an ASCII one
+        "admin\u0661",  # Arabic-Indic digit one: a digit to str.isalnum
+    ],
+)
+def test_look_alike_usernames_are_refused(store: CaseStore, username: str) -> None:
+    """Every one of these passed ``str.isalnum``: a second "admin" an inspector could not
+    tell from the first in the audit log or the assignee list."""
+    with store.session() as s:
+        security.create_user(s, "admin", "long enough pw", "admin")
+    with (
+        pytest.raises(security.UserError, match="ASCII letters, digits") as refused,
+        store.session() as s,
+    ):
+        security.create_user(s, username, "long enough pw", "admin")
+    assert ascii(username) in str(refused.value)  # what was found, "\\u0430dmin": it shows
+
+
+def test_usernames_are_one_whatever_their_case(store: CaseStore) -> None:
+    """Stored folded to lower case, looked up without regard to case, so ``Anna`` and
+    ``anna`` can never be two users, and the login name may be typed either way."""
+    with store.session() as s:
+        user = security.create_user(s, "Anna.Tran", "long enough pw", "viewer", "Anna Trần")
+        assert (user.username, user.display_name) == ("anna.tran", "Anna Trần")
+    with pytest.raises(security.UserError, match="taken"), store.session() as s:
+        security.create_user(s, "ANNA.TRAN", "another long pw", "admin")
+    with store.session() as s:
+        for typed in ("anna.tran", "ANNA.Tran", " Anna.Tran "):
+            found = security.authenticate(s, typed, "long enough pw")
+            assert found is not None and found.username == "anna.tran", typed
+
+
+def test_a_user_stored_before_folding_still_logs_in_by_any_case(store: CaseStore) -> None:
+    """A user created before names were folded may be stored as ``Binh``; it is still one
+    user: found whatever the case typed, and ``binh`` cannot be created beside it."""
+    with store.session() as s:
+        s.add(User(username="Binh", role="viewer",
+                            password_hash=security.hash_password("long enough pw")))  # fmt: skip
+    with store.session() as s:
+        found = security.authenticate(s, "binh", "long enough pw")
+        assert found is not None and found.username == "Binh"
+    with pytest.raises(security.UserError, match="taken"), store.session() as s:
+        security.create_user(s, "binh", "another long pw", "admin")
 
 
 def test_sessions_keep_only_a_hash_and_expire(store: CaseStore) -> None:

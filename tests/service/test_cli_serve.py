@@ -1,4 +1,5 @@
-"""``detector serve`` and ``detector api-key`` from the command line: clear refusals, one line each."""
+"""``detector serve`` and ``detector api-key`` from the command line: clear refusals, one line
+each; what the real server believes of the headers a client sends."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from svc import KEYS, PORTAL
 
 from service.auth import KeyRing
 from service.cases.db import CaseStore
-from service.cases.models import Case
+from service.cases.models import AuditEntry, Case
+from service.cases.security import create_user
 
 
 def detector(
@@ -98,3 +100,35 @@ def test_serve_answers_over_real_http(
         store.dispose()
         assert made == set(flagged)
     assert (tmp_path / "detector.db").exists()  # the durable log went to the state folder
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_forwarded_headers_are_believed_only_behind_a_trusted_proxy(
+    tmp_path: Path, trust: bool
+) -> None:
+    """The probe, against the real ``detector serve``: a client on the same host sent
+    ``X-Forwarded-For: 6.6.6.6`` and ``X-Forwarded-Proto: https``; without
+    DETECTOR_TRUST_PROXY the audit showed 6.6.6.6 and the session cookie was Secure over
+    plain http, because uvicorn's own proxy_headers (on by default, trusting 127.0.0.1)
+    rewrote the client and scheme before the app could decide not to believe them."""
+    password = "a long enough password"
+    store = CaseStore(f"sqlite:///{tmp_path / 'detector.db'}")  # the one serve will open
+    with store.session() as s:
+        create_user(s, "rita", password, "reviewer")
+    env = {"DETECTOR_STATE_DIR": str(tmp_path), "DATABASE_URL": "", "DETECTOR_API_KEYS": "",
+           "DETECTOR_API_KEYS_FILE": "", "DETECTOR_TRUST_PROXY": "1" if trust else "0",
+           "DETECTOR_COOKIE_SECURE": "0"}  # fmt: skip
+    forged = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https"}
+    with Server(None, None, env) as server:  # the workbench only: it starts in seconds
+        url = f"{server.url}/v1/session"
+        wrong = httpx.post(url, json={"username": "rita", "password": "wrong guess!"},
+                           headers=forged)  # fmt: skip
+        right = httpx.post(url, json={"username": "rita", "password": password}, headers=forged)
+    assert wrong.status_code == 401 and right.status_code == 200, right.text
+    with store.session() as s:
+        ips = {e.action: e.ip for e in s.scalars(sa.select(AuditEntry))}
+    store.dispose()
+    assert ips == ({"login_failed": "6.6.6.6", "login": "6.6.6.6"} if trust
+                   else {"login_failed": "127.0.0.1", "login": "127.0.0.1"})  # fmt: skip
+    cookie = [p.strip().lower() for p in right.headers["set-cookie"].split(";")]
+    assert ("secure" in cookie) is trust  # over plain http, Secure only on the proxy's word

@@ -44,7 +44,6 @@ from service.cases.db import CaseStore
 from service.cases.models import AuditEntry, Case, User, WebSession
 from service.deps import CurrentUser
 from service.routes.cases import EXPORT_COLUMNS
-from service.routes.session import LoginThrottle
 from service.settings import Settings
 
 ROLES = ("anonymous", "viewer", "reviewer", "admin")
@@ -331,50 +330,7 @@ def test_logout_needs_csrf_then_ends_the_session(wb: TestClient, cases_store: Ca
     assert entry.username == "rita" and recent(entry.at)
 
 
-def test_login_is_throttled_after_five_failures_for_a_username(
-    wb: TestClient, app: FastAPI, cases_store: CaseStore
-) -> None:
-    now = [1_000.0]
-    app.state.login_throttle = LoginThrottle(clock=lambda: now[0])
-
-    def login(username: str, password: str = PASSWORD) -> int:
-        r = wb.post("/v1/session", json={"username": username, "password": password})
-        return r.status_code
-
-    assert [login("rita", "guess-guess-1") for _ in range(5)] == [401] * 5
-    # the sixth attempt is refused before the password is looked at, even the right one
-    r = wb.post("/v1/session", json={"username": "rita", "password": PASSWORD})
-    assert r.status_code == 429, r.text
-    assert "too many failed logins" in r.json()["detail"]
-    assert 0 < int(r.headers["Retry-After"]) <= 15 * 60
-    assert login("RITA") == 429  # the count is per name, whatever its case
-    assert login("adam") == 200  # another username is not held back by rita's failures
-    failed = audit_rows(cases_store, "login_failed")
-    assert len(failed) == 7 and [e.detail for e in failed[-2:]] == [{"throttled": True}] * 2
-    now[0] += 15 * 60 + 1  # the failures age out of the window
-    assert login("rita") == 200
-
-
-def test_the_throttle_forgets_a_username_after_a_success() -> None:
-    t = [0.0]
-    throttle = LoginThrottle(max_failures=2, window=60, clock=lambda: t[0])
-    throttle.failed("rita")
-    throttle.succeeded("rita")
-    throttle.failed("rita")
-    assert throttle.retry_after("rita") == 0  # one failure since the success: below 2
-    throttle.failed("Rita")
-    t[0] = 10.0
-    assert throttle.retry_after("rita") == 50  # the first of the two ages out at 60
-
-
-def test_the_throttle_keeps_its_memory_bounded() -> None:
-    t = [0.0]
-    throttle = LoginThrottle(max_failures=1, window=60, max_users=3, clock=lambda: t[0])
-    for name in ("a", "b", "c", "d"):
-        throttle.failed(name)
-        t[0] += 1
-    assert throttle.retry_after("a") == 0  # the stalest name made room
-    assert throttle.retry_after("d") == 60 - 1
+# throttling: tests/service/test_login_throttle.py
 
 
 # ----------------------------------------------------------------- CSRF
@@ -795,6 +751,59 @@ def test_the_audit_ip_comes_from_the_proxy_only_when_trusted(
             log_in(c, cases_store, "rita")
             assert c.get("/v1/cases/4", headers=forwarded).status_code == 200
         assert audit_rows(cases_store, "case_view")[-1].ip == ip
+
+
+def _timestamps(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every string under a key that names a moment (``at``, ``*_at``), with its path;
+    ``scored_at`` is not one (it says review or submission)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if (k == "at" or k.endswith("_at")) and k != "scored_at" and isinstance(v, str):
+                yield f"{where}.{k}", v
+            else:
+                yield from _timestamps(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _timestamps(v, f"{where}[{i}]")
+
+
+def test_every_timestamp_the_review_api_returns_carries_an_offset(
+    wb: TestClient, cases_store: CaseStore
+) -> None:
+    """The probe saw ``"at": "2026-12-04T17:07:37.652011"`` in /v1/audit: SQLite hands back
+    naive datetimes, and an answer without an offset is read as whatever clock the reader
+    is on. Every moment is ISO 8601 with its offset, on the contract's clock (+07:00)."""
+    headers = as_role(wb, cases_store, "admin")
+    assert wb.post("/v1/cases/1/verdicts", json=VERDICT, headers=headers).status_code == 201
+    r = wb.post("/v1/cases/1/assignment", json={"assignee": "rita"}, headers=headers)
+    assert r.status_code == 200
+    answers = {
+        path: wb.get(path).json()
+        for path in (
+            "/v1/session",
+            "/v1/cases",
+            "/v1/cases/1",
+            "/v1/units",
+            "/v1/units/dashboard",
+            "/v1/audit",
+        )
+    }
+    found = dict(_timestamps(answers))
+    # the ones that must be there: audit, case, related dossier, verdict and assignment times
+    for path in (
+        ".['/v1/audit'].items[0].at",
+        ".['/v1/cases/1'].submitted_at",
+        ".['/v1/cases/1'].evidence.related[0].submitted_at",
+        ".['/v1/cases/1'].verdicts[0].created_at",
+        ".['/v1/cases/1'].assignments[0].created_at",
+        ".['/v1/cases'].items[0].submitted_at",
+    ):
+        assert path.replace("['", "").replace("']", "") in found, sorted(found)
+    naive = {k: v for k, v in found.items() if datetime.fromisoformat(v).tzinfo is None}
+    assert not naive
+    assert all(v.endswith("+07:00") for v in found.values()), found
+    # and the audit's moment is right, not only labelled: now, on the local clock
+    assert recent(datetime.fromisoformat(answers["/v1/audit"]["items"][0]["at"]))
 
 
 # ----------------------------------------------------------------- workbench-only mode

@@ -1,4 +1,4 @@
-"""The command line with the case store: ``score --to-db``, ``user add``, ``train --labels-from-db``.
+"""The command line with the case store: ``score --to-db``, ``user ...``, ``train --labels-from-db``.
 
 Every command runs for real (``python -m service.cli``) on the session's small
 province, as a user would type it; the scores are the last month's only
@@ -15,14 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from detector.artifacts import load_card
+from service.app import create_app
 from service.cases.db import CaseStore
 from service.cases.labels import merge_labels, verdict_labels
-from service.cases.models import Case, User
+from service.cases.models import AuditEntry, Case, User, WebSession
 from service.cases.queue import record_verdict
-from service.cases.security import Who, authenticate
+from service.cases.security import Who, authenticate, create_user
 from service.cli import DEFAULT_DB, optional_values
+from service.settings import Settings
 
 SINCE = "2025-12-01"
 PASSWORD = "a long enough password"
@@ -171,3 +174,114 @@ def test_user_add_refuses_with_one_line(
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.count("\n") == 1
     assert env["DETECTOR_NEW_PASSWORD"] not in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------- user admin
+def _audit(store: CaseStore, action: str) -> list[AuditEntry]:
+    with store.session() as s:
+        q = sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        return list(s.scalars(q))
+
+
+def _sessions(store: CaseStore, username: str) -> int:
+    with store.session() as s:
+        q = sa.select(sa.func.count()).select_from(WebSession).join(User)
+        return int(s.scalar(q.where(User.username == username)) or 0)
+
+
+@pytest.mark.slow
+def test_disable_enable_and_reset_password_end_sessions_and_are_audited(
+    db_url: str, tmp_path: Path
+) -> None:
+    """rita logs in to the workbench; each command is run as an operator would, and the
+    workbench is asked after each what it now lets rita do."""
+    store = CaseStore(db_url)
+    with store.session() as s:
+        create_user(s, "rita", PASSWORD, "reviewer")
+        create_user(s, "adam", PASSWORD, "admin")
+    settings = Settings(state_dir=tmp_path, data_dir=None, model_dir=None, api_keys="")
+    app = create_app(settings, cases=store)
+
+    def log_in(client: TestClient, password: str = PASSWORD) -> int:
+        r = client.post("/v1/session", json={"username": "rita", "password": password})
+        return int(r.status_code)
+
+    with TestClient(app) as rita, TestClient(app) as adam:
+        assert log_in(rita) == 200 and rita.get("/v1/session").status_code == 200
+        adam.post("/v1/session", json={"username": "adam", "password": PASSWORD})
+
+        # disable: her open session ends at once, and she cannot log in again
+        proc = detector("user", "disable", "RITA", "--db", db_url)  # any case names her
+        assert proc.returncode == 0, proc.stderr
+        assert "rita" in proc.stdout and "1 open session ended" in proc.stdout
+        assert rita.get("/v1/session").status_code == 401
+        assert _sessions(store, "rita") == 0 and _sessions(store, "adam") == 1  # only hers
+        assert log_in(rita) == 401
+        (entry,) = _audit(store, "user_disable")
+        assert entry.detail == {"user": "rita", "sessions_ended": 1}
+        assert entry.username == "detector user disable"
+
+        # enable: she logs in again; the session she had stays ended
+        old = rita.cookies.get("detector_session")
+        proc = detector("user", "enable", "rita", "--db", db_url)
+        assert proc.returncode == 0, proc.stderr
+        assert _audit(store, "user_enable")[0].detail == {"user": "rita"}
+        assert log_in(rita) == 200
+        with TestClient(app) as stale:
+            stale.cookies.set("detector_session", str(old))
+            assert stale.get("/v1/session").status_code == 401
+
+        # reset-password: a short one is refused and changes nothing
+        proc = detector("user", "reset-password", "rita", "--db", db_url,
+                        env={"DETECTOR_NEW_PASSWORD": "short"})  # fmt: skip
+        assert proc.returncode == 2 and "at least 10" in proc.stderr
+        assert "short" not in proc.stdout and rita.get("/v1/session").status_code == 200
+        # from a file: her sessions end, the old password stops working, the new one works
+        new = "a brand new long password"
+        secret_file = tmp_path / "pw.txt"
+        secret_file.write_text(new + "\n")
+        proc = detector("user", "reset-password", "rita", "--db", db_url,
+                        "--password-file", str(secret_file))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert new not in proc.stdout + proc.stderr
+        assert rita.get("/v1/session").status_code == 401
+        assert log_in(rita) == 401 and log_in(rita, new) == 200
+        (entry,) = _audit(store, "user_password_reset")
+        assert entry.detail == {"user": "rita", "sessions_ended": 1}
+        every = " ".join(str(e.detail) for e in _audit(store, "user_password_reset"))
+        assert new not in every and PASSWORD not in every
+    store.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["disable"], ["enable"], ["reset-password", "--password-file", "/nonexistent/pw"]],
+)
+def test_a_user_command_on_an_unknown_user_says_so_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    store = CaseStore(url)
+    proc = detector("user", command[0], "\u0430dmin", *command[1:], "--db", url)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no user '\\u0430dmin'" in proc.stderr, proc.stderr
+    assert not _audit(store, f"user_{command[0]}".replace("reset-password", "password_reset"))
+    store.dispose()
+
+
+def test_user_list_shows_every_user_without_secrets(db_url: str) -> None:
+    store = CaseStore(db_url)
+    with store.session() as s:
+        create_user(s, "rita", PASSWORD, "reviewer")
+        create_user(s, "vera", PASSWORD, "viewer")
+        s.execute(sa.update(User).where(User.username == "vera").values(active=False))
+    proc = detector("user", "list", "--db", db_url)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].split() == ["username", "role", "active", "created"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert set(rows) == {"rita", "vera"}
+    assert rows["rita"][:2] == ["reviewer", "yes"] and rows["vera"][:2] == ["viewer", "no"]
+    assert rows["rita"][2].endswith("+07:00")  # created, on the local clock
+    assert "argon2" not in proc.stdout
+    store.dispose()
