@@ -272,6 +272,9 @@ def read_dataset(
         absent_columns += absent
         sources[name] = path
     present = frozenset(sources)
+    if "dossiers" in present and frames["dossiers"].empty:  # a month without dossiers is no error
+        read = statuses["dossiers"].rows_read
+        issue_log.add(Issue("no_dossiers", "dossiers", count=1, params={"read": f"{read:,}"}))
     say("checking data quality")
     as_of = pd.Timestamp.now(tz=LOCAL_TZ)
     issue_log.extend(run_checks(frames, present, as_of, absent_columns), frames)

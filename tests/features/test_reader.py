@@ -110,6 +110,21 @@ def test_empty_file_is_refused(tables: Tables, folder_of: Callable[..., Path]) -
         read_dataset(folder)
 
 
+def test_a_header_only_dossiers_file_is_read_and_reported(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    # a month without dossiers is not an error: zero rows of the contract's columns, and a finding
+    folder = folder_of(tables)
+    write_csv(folder / "dossiers.csv", [], list(tables["dossiers"][0]))
+    ds = read_dataset(folder)
+    assert "dossiers" in ds.present and len(ds["dossiers"]) == 0
+    assert list(ds["dossiers"].columns) == TABLES["dossiers"].column_names
+    assert str(ds["dossiers"]["submitted_at"].dtype) == TS
+    [finding] = ds.report.find("no_dossiers", "dossiers")
+    assert finding.severity == "warning"
+    assert "0 row(s) read" in finding.message_en and "đọc 0 dòng" in finding.message_vi
+
+
 def test_a_text_file_that_is_not_a_csv(tables: Tables, folder_of: Callable[..., Path]) -> None:
     folder = folder_of(tables)
     (folder / "dossiers.csv").write_text("hello world\nthis is not a table\n", encoding="utf-8")
