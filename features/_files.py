@@ -159,18 +159,22 @@ def read_csv(path: Path, table: Table) -> RawTable:
     return RawTable(frame, path, "csv", total, len(bad), issues)
 
 
+def _open_parquet(path: Path) -> tuple[pq.ParquetFile, list[str]]:
+    try:
+        parquet = pq.ParquetFile(path)
+        return parquet, list(parquet.schema_arrow.names)
+    except (pa.ArrowException, OSError) as exc:
+        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
+        raise ContractError(f"{path.name}: not a readable Parquet file ({reason})") from exc
+
+
 def read_parquet(path: Path, table: Table) -> RawTable:
     """Read the contract columns of a Parquet file, keeping their stored types.
 
     Integer columns come back as nullable ``Int64`` so IDs stored as numbers
     keep every digit; the normaliser turns them into text and reports it.
     """
-    try:
-        parquet = pq.ParquetFile(path)
-        names = list(parquet.schema_arrow.names)
-    except (pa.ArrowException, OSError) as exc:
-        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
-        raise ContractError(f"{path.name}: not a readable Parquet file ({reason})") from exc
+    parquet, names = _open_parquet(path)
     positions = _match_columns(path, table, names)
     wanted = [c for c in table.column_names if c in positions]
     try:
@@ -189,6 +193,19 @@ def read_parquet(path: Path, table: Table) -> RawTable:
     )
     frame.index = pd.RangeIndex(1, frame.shape[0] + 1)
     return RawTable(frame, path, "parquet", frame.shape[0])
+
+
+def check_header(path: Path, table: Table) -> None:
+    """Check, without reading the rows, that ``path`` is a CSV or Parquet file of ``table``.
+
+    Raises
+    ------
+    ContractError
+        As :func:`read_table_file` would for an empty file, one that is not
+        UTF-8 CSV or Parquet, or one without a required column.
+    """
+    parquet = path.suffix.lower() == ".parquet"
+    _match_columns(path, table, _open_parquet(path)[1] if parquet else _read_header(path))
 
 
 def read_table_file(path: Path, table: Table) -> RawTable:

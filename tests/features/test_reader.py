@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from hand_made import AN, MST, Tables, write_csv
 
-from features import ContractError, UsageError, read_dataset, read_labels
+from features import ContractError, UsageError, check_folder, read_dataset, read_labels
 from features.contract import LOCAL_TZ, OPTIONAL_TABLES, TABLES
 
 TS = f"datetime64[ns, {LOCAL_TZ}]"
@@ -123,6 +123,55 @@ def test_a_header_only_dossiers_file_is_read_and_reported(
     [finding] = ds.report.find("no_dossiers", "dossiers")
     assert finding.severity == "warning"
     assert "0 row(s) read" in finding.message_en and "đọc 0 dòng" in finding.message_vi
+
+
+def _empty(name: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(b"")
+
+
+def _drop_submitted_at(folder: Path) -> None:
+    text = (folder / "dossiers.csv").read_text(encoding="utf-8")
+    (folder / "dossiers.csv").write_text(text.replace("submitted_at", "sent"), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_empty("dossiers.csv"), r"dossiers\.csv: the file is empty; expected a CSV header row"),
+        (_empty("people.csv"), r"people\.csv: the file is empty"),  # optional tables too
+        (lambda f: (f / "accounts.csv").unlink(), r"required table 'accounts' is missing"),
+        (_drop_submitted_at, r"dossiers\.csv: required column 'submitted_at' is missing"),
+        (_empty("units.parquet"), r"units\.parquet: not a readable Parquet file"),
+    ],
+    ids=["empty-dossiers", "empty-optional", "no-accounts", "no-column", "bad-parquet"],
+)
+def test_check_folder_refuses_what_read_dataset_refuses(
+    tables: Tables,
+    folder_of: Callable[..., Path],
+    damage: Callable[[Path], None],
+    message: str,
+) -> None:
+    folder = folder_of(tables)
+    check_folder(folder)  # the clean folder passes
+    damage(folder)
+    with pytest.raises(ContractError, match=message):
+        check_folder(folder)
+    with pytest.raises(ContractError, match=message):
+        read_dataset(folder)
+
+
+def test_check_folder_passes_what_read_dataset_reads(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    folder = folder_of(tables)
+    # a header-only table (a month without dossiers) and dirty rows are read, not refused
+    write_csv(folder / "dossiers.csv", [], list(tables["dossiers"][0]))
+    with (folder / "accounts.csv").open("a", encoding="utf-8") as fh:
+        fh.write("garbage,with,too,few\n")
+    check_folder(folder)
+    assert read_dataset(folder).report.count("bad_csv_row", "accounts") == 1
+    with pytest.raises(ContractError, match="data folder not found"):
+        check_folder(folder / "nowhere")
 
 
 def test_a_text_file_that_is_not_a_csv(tables: Tables, folder_of: Callable[..., Path]) -> None:
