@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from features.quality import MAX_EXAMPLES, Issue
 
 _HEADER_PROBE = 1 << 20  # the header must end within the first MiB
 _BLOCK_SIZE = 16 << 20  # rows up to 16 MiB long (quoted newlines force serial parsing anyway)
+_ROW_TEXT = re.compile(r"(columns, got \d+): .*")
 
 
 @dataclass
@@ -112,6 +115,15 @@ def read_csv(path: Path, table: Table) -> RawTable:
         bad.append((row.number, row.actual_columns))
         return "skip"
 
+    previous = sys.unraisablehook
+
+    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+        # Arrow could not decode a bad row (invalid UTF-8) to hand it to skip(): the read fails
+        # below with one line, and the traceback would only print to stderr behind it
+        if unraisable.object is not skip:
+            previous(unraisable)
+
+    sys.unraisablehook = quiet
     try:
         data = pacsv.read_csv(
             path,
@@ -128,8 +140,12 @@ def read_csv(path: Path, table: Table) -> RawTable:
             ),
         )
     except (pa.ArrowException, OSError) as exc:
-        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # Arrow quotes the row after "Expected N columns, got M: ": personal data, left out
+        reason = truncate(_ROW_TEXT.sub(r"\1", reason), 160)
         raise ContractError(f"{path.name}: cannot be read as a UTF-8 CSV file ({reason})") from exc
+    finally:
+        sys.unraisablehook = previous
     frame = data.to_pandas()
     frame.columns = [c for c in table.column_names if c in positions]
     total = frame.shape[0] + len(bad)

@@ -307,6 +307,18 @@ def test_a_zero_byte_dossiers_file_is_one_line_and_exit_2(
     assert "dossiers.csv: the file is empty; expected a CSV header row" in line
 
 
+def test_a_broken_row_past_the_first_mib_is_one_line_without_personal_data(copy: Path) -> None:
+    # bad bytes and too few fields: Arrow cannot even decode the row to report it
+    assert (copy / "dossiers.csv").stat().st_size > 1 << 20
+    with (copy / "dossiers.csv").open("ab") as fh:
+        fh.write(b"D-BROKEN,1.001193,U001,online,,079095012345,Nguy\xff\xfen V\xe0n An\n")
+    proc = run("validate", copy)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "dossiers.csv: cannot be read as a UTF-8 CSV file" in line
+    assert "079095012345" not in line and "An" not in line.split("(")[-1]
+
+
 @pytest.mark.slow
 def test_a_fifty_megabyte_export_is_read_whole(tmp_path: Path) -> None:
     proc = run("simulate", tmp_path / "big", "--dossiers", 200_000, "--months", 6, "--seed", 9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,29 @@ def test_invalid_utf8_after_the_header_is_refused(
         fh.write(b"U9,Ph\xf0\x28ng,commune,,,\n")  # a broken multi-byte sequence
     with pytest.raises(ContractError, match=r"units\.csv: cannot be read as a UTF-8 CSV"):
         read_dataset(folder)
+
+
+def test_a_broken_row_past_the_first_mib_is_refused_without_its_content(
+    tables: Tables, folder_of: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the header check decodes the first MiB; past it, Arrow finds the row with bad bytes and
+    # the wrong number of fields, cannot decode it to hand it to the row handler, and fails
+    folder = folder_of(tables)
+    row = dict(tables["dossiers"][0])
+    padding = [{**row, "dossier_id": f"PAD{i:05d}"} for i in range(6000)]
+    write_csv(folder / "dossiers.csv", tables["dossiers"] + padding)
+    assert (folder / "dossiers.csv").stat().st_size > 1 << 20
+    with (folder / "dossiers.csv").open("ab") as fh:
+        fh.write(f"D-BROKEN,1.001193,U1,online,,{AN},".encode() + b"Nguy\xff\xfen V\xe0n An\n")
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(
+        ContractError, match=r"dossiers\.csv: cannot be read as a UTF-8 CSV"
+    ) as info:
+        read_dataset(folder)
+    assert AN not in str(info.value) and "An" not in str(info.value).split("(")[-1]
+    assert "got 7" in str(info.value)  # still says what was wrong with the row
+    assert unraisable == []  # nothing printed to stderr behind the one line
 
 
 def test_empty_file_is_refused(tables: Tables, folder_of: Callable[..., Path]) -> None:
