@@ -135,17 +135,34 @@ def load_card(model_dir: str | Path) -> dict[str, Any]:
 
 
 def load(model_dir: str | Path, at: str) -> tuple[Detector, dict[str, Any]]:
-    """Load the detector for a moment, refusing one that does not match this code."""
+    """Load the detector for a moment, refusing one that does not match this code or its card.
+
+    Raises
+    ------
+    ModelError
+        No card or model file, another format, scikit-learn version or
+        feature set; a file that does not match its digest or cannot be
+        unpickled; a card whose threshold or ``model_version`` is not the
+        model's (an edited card would show one model and score with another).
+
+    Notes
+    -----
+    ``model_version`` is checked against the digests the card lists; the
+    loaded moment's file is checked against its own digest, so an edit of
+    either is refused.
+    """
     card = load_card(model_dir)
+    card_path = Path(model_dir) / CARD
     if card.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"{model_dir}: model format {card.get('format_version')} is not {FORMAT_VERSION}; retrain the model"
         )
-    moment = card.get("moments", {}).get(at)
-    if moment is None:
+    moments = card.get("moments")
+    if not isinstance(moments, dict) or not isinstance(moments.get(at), dict):
         raise ModelError(
-            f"{model_dir}: has no model for --at {at} (has: {', '.join(card.get('moments', {}))})"
+            f"{model_dir}: has no model for --at {at} (has: {', '.join(moments or {})})"
         )
+    moment = moments[at]
     trained_with = card["versions"]["scikit-learn"]
     if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelError(
@@ -157,6 +174,21 @@ def load(model_dir: str | Path, at: str) -> tuple[Detector, dict[str, Any]]:
             f"{model_dir}: trained on a different feature set than this version computes; "
             "retrain with `detector train`"
         )
+    restore = "retrain, or restore the card written with the model"
+    expected_version = "-".join(str(m.get("sha256")) for _, m in sorted(moments.items()))
+    if card.get("model_version") != expected_version:
+        raise ModelError(
+            f"{card_path}: model_version is {card.get('model_version')!r}, expected "
+            f"{expected_version!r} (the digests of the model files); {restore}"
+        )
+    threshold = moment.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        threshold = None  # a string, null or absent: not a threshold
+    if threshold is None or not 0 <= threshold <= 1:
+        raise ModelError(
+            f"{card_path}: moments.{at}.threshold must be a number in [0, 1], found "
+            f"{moment.get('threshold')!r}; {restore}"
+        )
     path = Path(model_dir) / moment["file"]
     if not path.is_file():
         raise ModelError(f"{path}: missing; the model folder is incomplete, retrain the model")
@@ -164,7 +196,19 @@ def load(model_dir: str | Path, at: str) -> tuple[Detector, dict[str, Any]]:
         raise ModelError(
             f"{path}: does not match its model card (changed or corrupted); retrain the model"
         )
-    det = joblib.load(path)
+    try:
+        det = joblib.load(path)
+    except MemoryError:
+        raise
+    except Exception as exc:  # unpickling damaged bytes can raise almost any exception
+        raise ModelError(
+            f"{path}: cannot be loaded ({type(exc).__name__}); the file is damaged, retrain the model"
+        ) from exc
     if not isinstance(det, Detector):
         raise ModelError(f"{path}: is not a detector model")
+    if abs(threshold - float(det.threshold_)) > 1e-12:
+        raise ModelError(
+            f"{card_path}: moments.{at}.threshold is {threshold!r} but the model flags at "
+            f"{float(det.threshold_)!r}; {restore}"
+        )
     return det, card

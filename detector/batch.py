@@ -36,10 +36,24 @@ def _say(progress: Progress | None, msg: str) -> None:
 
 
 def labels_for(ds: Dataset, labels_path: str | Path) -> pd.Series:
-    """Labels aligned on the dossiers (NaN where a dossier has none)."""
+    """Labels aligned on the dossiers (NaN where a dossier has none).
+
+    Raises
+    ------
+    UsageError
+        The data folder has no usable dossier (train, evaluate and the rule
+        backtest have nothing to learn from or judge).
+    ContractError
+        The labels file is unreadable, or none of its dossiers is in the folder.
+    """
+    ids = ds.tables["dossiers"]["dossier_id"]
+    if ids.empty:
+        raise UsageError(
+            f"{ds.sources.get('dossiers', 'dossiers')}: no usable dossier (a header only, or every "
+            "row set aside: see detector validate); there is nothing to learn from or judge"
+        )
     labels, _report = read_labels(labels_path)
     lab = labels.drop_duplicates("dossier_id").set_index("dossier_id")["proxy_type"]
-    ids = ds.tables["dossiers"]["dossier_id"]
     y = pd.Series(
         lab.reindex(ids.to_numpy()).to_numpy(), index=pd.Index(ids.to_numpy(), name="dossier_id")
     )

@@ -354,6 +354,10 @@ def report(
     officers_path = write_table(
         officers, out.with_name(out.stem + "_officers" + (out.suffix or ".csv"))
     )
+    if units.empty:  # a month without dossiers is not an error: the reports have a header only
+        console.print(f"0 dossiers: no unit-month to report\nunit report: {path}")
+        console.print(f"officer report: {officers_path}")
+        return
     worst = units.assign(
         gap=units["claimed_online_share"] - units["estimated_genuine_online_share"]
     ).nlargest(5, "gap")

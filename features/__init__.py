@@ -29,7 +29,7 @@ from features.ids import (
 from features.names import normalise_name
 from features.normalise import normalise_column, normalise_dossier, normalise_table
 from features.quality import Finding, Issue, QualityReport, TableStatus
-from features.reader import Dataset, read_dataset, read_labels
+from features.reader import Dataset, check_folder, read_dataset, read_labels
 
 __all__ = [
     "EDGE_TYPES",
@@ -50,6 +50,7 @@ __all__ = [
     "build_graph",
     "cccd_century_sex_digit",
     "check_business_id",
+    "check_folder",
     "check_person_id",
     "classify_owner_id",
     "evidence_subgraph",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from features.quality import MAX_EXAMPLES, Issue
 
 _HEADER_PROBE = 1 << 20  # the header must end within the first MiB
 _BLOCK_SIZE = 16 << 20  # rows up to 16 MiB long (quoted newlines force serial parsing anyway)
+_ROW_TEXT = re.compile(r"(columns, got \d+): .*")
 
 
 @dataclass
@@ -112,6 +115,15 @@ def read_csv(path: Path, table: Table) -> RawTable:
         bad.append((row.number, row.actual_columns))
         return "skip"
 
+    previous = sys.unraisablehook
+
+    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+        # Arrow could not decode a bad row (invalid UTF-8) to hand it to skip(): the read fails
+        # below with one line, and the traceback would only print to stderr behind it
+        if unraisable.object is not skip:
+            previous(unraisable)
+
+    sys.unraisablehook = quiet
     try:
         data = pacsv.read_csv(
             path,
@@ -128,8 +140,12 @@ def read_csv(path: Path, table: Table) -> RawTable:
             ),
         )
     except (pa.ArrowException, OSError) as exc:
-        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # Arrow quotes the row after "Expected N columns, got M: ": personal data, left out
+        reason = truncate(_ROW_TEXT.sub(r"\1", reason), 160)
         raise ContractError(f"{path.name}: cannot be read as a UTF-8 CSV file ({reason})") from exc
+    finally:
+        sys.unraisablehook = previous
     frame = data.to_pandas()
     frame.columns = [c for c in table.column_names if c in positions]
     total = frame.shape[0] + len(bad)
@@ -159,18 +175,22 @@ def read_csv(path: Path, table: Table) -> RawTable:
     return RawTable(frame, path, "csv", total, len(bad), issues)
 
 
+def _open_parquet(path: Path) -> tuple[pq.ParquetFile, list[str]]:
+    try:
+        parquet = pq.ParquetFile(path)
+        return parquet, list(parquet.schema_arrow.names)
+    except (pa.ArrowException, OSError) as exc:
+        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
+        raise ContractError(f"{path.name}: not a readable Parquet file ({reason})") from exc
+
+
 def read_parquet(path: Path, table: Table) -> RawTable:
     """Read the contract columns of a Parquet file, keeping their stored types.
 
     Integer columns come back as nullable ``Int64`` so IDs stored as numbers
     keep every digit; the normaliser turns them into text and reports it.
     """
-    try:
-        parquet = pq.ParquetFile(path)
-        names = list(parquet.schema_arrow.names)
-    except (pa.ArrowException, OSError) as exc:
-        reason = truncate(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
-        raise ContractError(f"{path.name}: not a readable Parquet file ({reason})") from exc
+    parquet, names = _open_parquet(path)
     positions = _match_columns(path, table, names)
     wanted = [c for c in table.column_names if c in positions]
     try:
@@ -189,6 +209,19 @@ def read_parquet(path: Path, table: Table) -> RawTable:
     )
     frame.index = pd.RangeIndex(1, frame.shape[0] + 1)
     return RawTable(frame, path, "parquet", frame.shape[0])
+
+
+def check_header(path: Path, table: Table) -> None:
+    """Check, without reading the rows, that ``path`` is a CSV or Parquet file of ``table``.
+
+    Raises
+    ------
+    ContractError
+        As :func:`read_table_file` would for an empty file, one that is not
+        UTF-8 CSV or Parquet, or one without a required column.
+    """
+    parquet = path.suffix.lower() == ".parquet"
+    _match_columns(path, table, _open_parquet(path)[1] if parquet else _read_header(path))
 
 
 def read_table_file(path: Path, table: Table) -> RawTable:

@@ -36,6 +36,13 @@ FINDING_CODES: dict[str, FindingCode] = {
         "runs without it, but cannot use {disables}.",
         "Không có bảng tùy chọn '{table}' ({table}.csv hoặc {table}.parquet). Hệ thống vẫn chạy "
         "nhưng thiếu {disables_vi}.", row_level=False),
+    "no_dossiers": _C("warning",
+        "dossiers: no usable dossier ({read} row(s) read); there is nothing to score or learn "
+        "from. score and report write outputs with a header only; train, evaluate and rules "
+        "backtest stop.",
+        "dossiers: không có hồ sơ nào dùng được (đọc {read} dòng); không có gì để chấm điểm "
+        "hay học. score và report ghi kết quả chỉ có dòng tiêu đề; train, evaluate và rules "
+        "backtest sẽ dừng.", row_level=False),
     "column_absent": _C("info",
         "{table}: optional column '{column}' is not in the file; all its values are treated "
         "as unknown.",

@@ -391,7 +391,7 @@ def _finish(
     f = f[feature_names(at)]
     for col, cats in CATEGORIES.items():
         f[col] = pd.Categorical(f[col], categories=list(cats))
-    f.index = pd.Index(d["dossier_id"].to_numpy(), name="dossier_id")
+    f.index = pd.Index(d["dossier_id"].to_numpy(), name="dossier_id", dtype=d["dossier_id"].dtype)
     gaps = data_gaps(d, links, f, tables, present)
     gaps.index = f.index
     return FeatureFrame(frame=f, data_gaps=gaps, at=at)

@@ -266,7 +266,8 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     death = lookup(d["owner_id"], people["death_date"])
     # death dates are only as complete as the extract: unknown unless the owner is in it
     out["owner_deceased"] = (death < day).astype(object).where(owner_in) if in_people else unknown
-    out["days_since_owner_death"] = (day - death).dt.days.where(death < day)
+    # float even with no rows (where() only makes it float when it has a NaN to put in)
+    out["days_since_owner_death"] = (day - death).dt.days.astype(float).where(death < day)
     born = people["birth_date"]
     out["owner_age"] = (day - lookup(d["owner_id"], born)).dt.days / 365.25
     out["holder_age"] = (day - lookup(holder, born)).dt.days / 365.25

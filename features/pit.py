@@ -88,7 +88,7 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 def _pair_codes(a: pd.Series, b: pd.Series) -> np.ndarray:
     ca, cb = _codes(a), _codes(b)
-    out = ca * (cb.max() + 2) + cb
+    out = ca * (cb.max(initial=-1) + 2) + cb  # initial: no rows is no pairs, not an error
     out[(ca < 0) | (cb < 0)] = -1
     return out
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features._files import RawTable, locate, read_table_file
+from features._files import RawTable, check_header, locate, read_table_file
 from features._private import STR, empty_frame
 from features.checks import run_checks
 from features.contract import LABELS, LOCAL_TZ, TABLES, Table
@@ -196,6 +196,40 @@ def _requested(tables: Iterable[str] | None) -> list[str]:
     return names
 
 
+def _folder(folder: str | Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ContractError(f"{folder}: data folder not found (expected a folder of table files)")
+    return folder
+
+
+def _missing_table(folder: Path, name: str) -> ContractError:
+    return ContractError(
+        f"{folder}: required table '{name}' is missing (expected {name}.csv or {name}.parquet)"
+    )
+
+
+def check_folder(folder: str | Path) -> None:
+    """Check that :func:`read_dataset` can read a folder's files, without reading their rows.
+
+    A quick check (the headers only) for a command that reads the folder
+    later, somewhere its error would be harder to report (the API's workers).
+
+    Raises
+    ------
+    ContractError
+        Missing folder or required table, or a table file that is empty, is
+        not UTF-8 CSV / Parquet, or lacks a required column.
+    """
+    folder = _folder(folder)
+    for name, table in TABLES.items():
+        path = locate(folder, name)
+        if path is not None:
+            check_header(path, table)
+        elif table.required:
+            raise _missing_table(folder, name)
+
+
 def read_dataset(
     folder: str | Path,
     *,
@@ -232,9 +266,7 @@ def read_dataset(
     Dirty rows never raise: they are reported, and set aside only when they
     cannot be used. Reading 1M dossiers takes seconds, not minutes.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ContractError(f"{folder}: data folder not found (expected a folder of table files)")
+    folder = _folder(folder)
     say = progress or (lambda message: None)
     wanted = _requested(tables)
     issue_log = IssueLog()
@@ -247,10 +279,7 @@ def read_dataset(
         path = locate(folder, name) if name in wanted else None
         if path is None:
             if name in wanted and table.required:
-                raise ContractError(
-                    f"{folder}: required table '{name}' is missing "
-                    f"(expected {name}.csv or {name}.parquet)"
-                )
+                raise _missing_table(folder, name)
             frames[name] = empty_frame(table)
             rejected[name] = _empty_rejected(table)
             statuses[name] = TableStatus(
@@ -272,6 +301,9 @@ def read_dataset(
         absent_columns += absent
         sources[name] = path
     present = frozenset(sources)
+    if "dossiers" in present and frames["dossiers"].empty:  # a month without dossiers is no error
+        read = statuses["dossiers"].rows_read
+        issue_log.add(Issue("no_dossiers", "dossiers", count=1, params={"read": f"{read:,}"}))
     say("checking data quality")
     as_of = pd.Timestamp.now(tz=LOCAL_TZ)
     issue_log.extend(run_checks(frames, present, as_of, absent_columns), frames)

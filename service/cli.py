@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from detector.artifacts import load_card
+from detector.artifacts import load
 from detector.cli import app, console
 from detector.cli import main as _main
+from features import check_folder
 from features.errors import UsageError
 from service.auth import ROLES, digest, new_key
 
@@ -68,7 +69,9 @@ def serve(
     if data is not None and model is not None:
         if not data.is_dir():
             raise UsageError(f"--data {data}: expected a data folder, found nothing there")
-        load_card(model)  # a missing or broken model stops here, with what to do
+        # what would fail in a worker, after uvicorn started, fails here in one line (exit 2)
+        load(model, "submission")  # the card, the file's digest, the feature set, unpickling
+        check_folder(data)  # every table file readable, with its required columns
     if store not in (None, "memory", "redis"):
         raise UsageError(f"--store must be memory or redis, found {store!r}")
     from service.server import run

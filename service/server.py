@@ -18,15 +18,21 @@ import os
 import signal
 import tempfile
 import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
+from features.errors import DetectorError
 from service.app import create_app
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 def feed_forever(parent: int) -> None:
@@ -76,8 +82,47 @@ def _exit_on_term(signum: int, frame: object) -> None:
 
 
 def app_factory() -> FastAPI:
-    """The app of one worker, configured from the environment."""
-    return create_app(Settings())
+    """The app of one worker, configured from the environment.
+
+    ``detector serve`` checks the model and the data folder before uvicorn
+    starts; should loading still fail here, the worker logs one line (no
+    traceback: its frames may hold personal data) and uvicorn exits.
+    """
+    app = create_app(Settings())
+    app.router.lifespan_context = _one_line_failures(app.router.lifespan_context)
+    logging.getLogger("uvicorn.error").addFilter(_no_lifespan_traceback)
+    return app
+
+
+def _one_line_failures(lifespan: Lifespan) -> Lifespan:
+    """The app's lifespan, logging a start-up or shutdown failure in one line."""
+
+    @asynccontextmanager
+    async def logged(app: FastAPI) -> AsyncIterator[Any]:
+        stage = "start-up"
+        try:
+            async with lifespan(app) as state:
+                stage = "shutdown"
+                yield state
+        except Exception as exc:
+            log.error("%s failed: %s", stage, _describe(exc))
+            raise
+
+    return logged
+
+
+def _describe(exc: Exception) -> str:
+    """Our own errors' messages (they name files and say what to do); else type and place only."""
+    if isinstance(exc, DetectorError):
+        return str(exc).replace("\n", " ")
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    return f"{type(exc).__name__}{place}; check the data and model folders and start again"
+
+
+def _no_lifespan_traceback(record: logging.LogRecord) -> bool:
+    """Drop the traceback that uvicorn logs as the message of a failed lifespan (logged above)."""
+    return not str(record.msg).startswith("Traceback (most recent call last)")
 
 
 def run(

@@ -202,6 +202,123 @@ def test_fifty_megabytes_of_garbage_is_a_clear_error(copy: Path) -> None:
     assert "dossiers.csv" in one_line_error(proc)
 
 
+# ----------------------------------------------------------------- a folder without dossiers
+@pytest.fixture()
+def no_dossiers(copy: Path) -> Path:
+    """The copy with a dossiers.csv of its header only: a month without dossiers."""
+    with (copy / "dossiers.csv").open(encoding="utf-8") as fh:
+        header = fh.readline()
+    (copy / "dossiers.csv").write_text(header, encoding="utf-8")
+    return copy
+
+
+def test_validate_says_the_dossiers_table_has_no_rows(no_dossiers: Path, tmp_path: Path) -> None:
+    # a warning, not a failure: the folder follows the contract and score/report run on it
+    out = tmp_path / "q.json"
+    proc = run("validate", no_dossiers, "--json", out, "--lang", "en")
+    assert proc.returncode == 0, proc.stderr
+    [finding] = [f for f in _report(out)["findings"] if f["code"] == "no_dossiers"]
+    assert finding["severity"] == "warning" and finding["table"] == "dossiers"
+    assert "nothing to score" in finding["message_en"]
+    assert "không có hồ sơ" in finding["message_vi"]
+    assert "no_dossiers" in proc.stdout and "nothing to score" in proc.stdout
+    proc = run("validate", no_dossiers)  # the Vietnamese report says it too
+    assert proc.returncode == 0 and "không có hồ sơ" in proc.stdout
+
+
+@pytest.mark.parametrize("at", ["review", "submission"])
+def test_score_of_no_dossiers_writes_the_columns_and_says_0(
+    no_dossiers: Path, model_dir: Path, tmp_path: Path, at: str
+) -> None:
+    out = tmp_path / "scores.csv"
+    proc = run("score", no_dossiers, "--model", model_dir, "--out", out, "--at", at, "--details")
+    assert proc.returncode == 0, proc.stderr
+    assert f"0 dossiers scored at {at}, 0 flagged" in proc.stdout
+    scores = pd.read_csv(out)
+    assert len(scores) == 0
+    assert list(scores.columns[:5]) == [
+        "dossier_id",
+        "risk_score",
+        "proxy_type",
+        "flagged",
+        "reasons",
+    ]
+    assert "p_officer_proxy" in scores.columns  # --details adds its columns, empty too
+
+
+def test_report_of_no_dossiers_writes_the_columns_and_says_0(
+    no_dossiers: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "units.csv"
+    proc = run("report", no_dossiers, "--model", model_dir, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 dossiers" in proc.stdout
+    units = pd.read_csv(out)
+    assert len(units) == 0
+    assert list(units.columns[:6]) == [
+        "unit_id",
+        "month",
+        "dossiers",
+        "claimed_online_share",
+        "estimated_genuine_online_share",
+        "suspected_officer_proxy",
+    ]
+    officers = pd.read_csv(tmp_path / "units_officers.csv")
+    assert len(officers) == 0 and "staff_id" in officers.columns
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (["train"], ["--out", "MODEL"]),
+        (["rules", "backtest"], []),
+        (["evaluate"], ["--out", "EVAL"]),
+    ],
+)
+def test_learning_from_no_dossiers_stops_in_one_line(
+    no_dossiers: Path,
+    province_dir: Path,
+    tmp_path: Path,
+    command: list[str],
+    options: list[str],
+) -> None:
+    options = [str(tmp_path / o) if o.isupper() else o for o in options]
+    proc = run(*command, no_dossiers, *options, "--labels", province_dir / "labels.csv")
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "dossiers.csv" in line and "nothing to learn from" in line
+    assert not (tmp_path / "MODEL").exists() and not (tmp_path / "EVAL").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "score", "report", "train"])
+def test_a_zero_byte_dossiers_file_is_one_line_and_exit_2(
+    copy: Path, province_dir: Path, model_dir: Path, tmp_path: Path, command: str
+) -> None:
+    (copy / "dossiers.csv").write_bytes(b"")
+    extra = {
+        "validate": [],
+        "score": ["--model", model_dir, "--out", tmp_path / "s.csv"],
+        "report": ["--model", model_dir, "--out", tmp_path / "r.csv"],
+        "train": ["--labels", province_dir / "labels.csv", "--out", tmp_path / "model"],
+    }[command]
+    proc = run(command, copy, *extra)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "dossiers.csv: the file is empty; expected a CSV header row" in line
+
+
+def test_a_broken_row_past_the_first_mib_is_one_line_without_personal_data(copy: Path) -> None:
+    # bad bytes and too few fields: Arrow cannot even decode the row to report it
+    assert (copy / "dossiers.csv").stat().st_size > 1 << 20
+    with (copy / "dossiers.csv").open("ab") as fh:
+        fh.write(b"D-BROKEN,1.001193,U001,online,,079095012345,Nguy\xff\xfen V\xe0n An\n")
+    proc = run("validate", copy)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "dossiers.csv: cannot be read as a UTF-8 CSV file" in line
+    assert "079095012345" not in line and "An" not in line.split("(")[-1]
+
+
 @pytest.mark.slow
 def test_a_fifty_megabyte_export_is_read_whole(tmp_path: Path) -> None:
     proc = run("simulate", tmp_path / "big", "--dossiers", 200_000, "--months", 6, "--seed", 9)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from hand_made import Tables, write_csv
 
 from features import read_dataset
-from features.compute import compute_features
+from features.compute import compute_all, compute_features
 from features.definitions import feature_names
 
 
@@ -73,3 +77,24 @@ def test_missing_tables_become_data_gaps_not_evidence(ds) -> None:
     assert (rel == "unknown").mean() > 0.05
     assert f.data_gaps.str.contains("no_population_extract").all()
     assert np.isnan(f.frame["owner_deceased"]).all()
+
+
+def test_a_folder_without_dossiers_gives_empty_features_of_the_same_schema(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    # a month with no dossiers (a header-only dossiers file) is not an error: the features
+    # are zero rows with the columns and dtypes that the same world with dossiers gives
+    full = read_dataset(folder_of(tables))
+    columns = list(tables["dossiers"][0])
+    folder = folder_of(tables)
+    write_csv(folder / "dossiers.csv", [], columns)
+    empty = read_dataset(folder)
+    assert len(empty["dossiers"]) == 0
+    expected = compute_all(full.tables, full.present)
+    got = compute_all(empty.tables, empty.present)
+    for at in ("submission", "review"):
+        frame, want = got[at].frame, expected[at].frame
+        assert frame.shape == (0, len(feature_names(at)))
+        pd.testing.assert_series_equal(frame.dtypes, want.dtypes)
+        assert frame.index.name == "dossier_id" and frame.index.dtype == want.index.dtype
+        assert len(got[at].data_gaps) == 0

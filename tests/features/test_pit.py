@@ -66,3 +66,19 @@ def test_ties_in_time_do_not_count_for_each_other() -> None:
     t = np.array([5, 5])
     assert compute_counter(frame, Count("n", "k"), t).tolist() == [0, 0]
     assert compute_counter(frame, Distinct("d", "k", "o"), t).tolist() == [0, 0]
+
+
+def test_no_events_give_empty_counts_not_an_error() -> None:
+    # a month without dossiers (a header-only dossiers file) is a history of nothing
+    empty = HISTORY.iloc[0:0]
+    t = np.zeros(0, np.int64)
+    for counter in (
+        Count("n", "account_id"),
+        Count("n7", "account_id", window=7 * DAY, where="ok"),
+        Distinct("owners", "account_id", "owner_id"),
+        NewDistinct("new_owners", "account_id", "owner_id", window=30 * DAY),
+        Last("gap", "account_id"),
+    ):
+        for after in (False, True):
+            out = compute_counter(empty, counter, t, after=after)
+            assert out.shape == (0,) and out.dtype == float, (counter, after)

@@ -53,8 +53,20 @@ def drop_column(table: str, column: str) -> Mutation:
     return mutate
 
 
+def blank(table: str, column: str) -> Mutation:
+    """Empty one column in every row of ``table``."""
+
+    def mutate(tables: Tables) -> None:
+        for row in tables[table]:
+            row[column] = ""
+
+    return mutate
+
+
 # (code, table, column, change, expected count); each comment says why that count
 CASES: list[tuple[str, str, str | None, Mutation, int]] = [
+    # no dossier has an ID, so every row is set aside: one table without a usable dossier
+    ("no_dossiers", "dossiers", None, blank("dossiers", "dossier_id"), 1),
     # the relations file is gone: one absent table
     ("table_absent", "relations", None, drop_table("relations"), 1),
     # the device_id column is gone from dossiers: one absent column

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from hand_made import AN, MST, Tables, write_csv
 
-from features import ContractError, UsageError, read_dataset, read_labels
+from features import ContractError, UsageError, check_folder, read_dataset, read_labels
 from features.contract import LOCAL_TZ, OPTIONAL_TABLES, TABLES
 
 TS = f"datetime64[ns, {LOCAL_TZ}]"
@@ -103,11 +104,98 @@ def test_invalid_utf8_after_the_header_is_refused(
         read_dataset(folder)
 
 
+def test_a_broken_row_past_the_first_mib_is_refused_without_its_content(
+    tables: Tables, folder_of: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the header check decodes the first MiB; past it, Arrow finds the row with bad bytes and
+    # the wrong number of fields, cannot decode it to hand it to the row handler, and fails
+    folder = folder_of(tables)
+    row = dict(tables["dossiers"][0])
+    padding = [{**row, "dossier_id": f"PAD{i:05d}"} for i in range(6000)]
+    write_csv(folder / "dossiers.csv", tables["dossiers"] + padding)
+    assert (folder / "dossiers.csv").stat().st_size > 1 << 20
+    with (folder / "dossiers.csv").open("ab") as fh:
+        fh.write(f"D-BROKEN,1.001193,U1,online,,{AN},".encode() + b"Nguy\xff\xfen V\xe0n An\n")
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(
+        ContractError, match=r"dossiers\.csv: cannot be read as a UTF-8 CSV"
+    ) as info:
+        read_dataset(folder)
+    assert AN not in str(info.value) and "An" not in str(info.value).split("(")[-1]
+    assert "got 7" in str(info.value)  # still says what was wrong with the row
+    assert unraisable == []  # nothing printed to stderr behind the one line
+
+
 def test_empty_file_is_refused(tables: Tables, folder_of: Callable[..., Path]) -> None:
     folder = folder_of(tables)
     (folder / "accounts.csv").write_bytes(b"")
     with pytest.raises(ContractError, match=r"accounts\.csv: the file is empty"):
         read_dataset(folder)
+
+
+def test_a_header_only_dossiers_file_is_read_and_reported(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    # a month without dossiers is not an error: zero rows of the contract's columns, and a finding
+    folder = folder_of(tables)
+    write_csv(folder / "dossiers.csv", [], list(tables["dossiers"][0]))
+    ds = read_dataset(folder)
+    assert "dossiers" in ds.present and len(ds["dossiers"]) == 0
+    assert list(ds["dossiers"].columns) == TABLES["dossiers"].column_names
+    assert str(ds["dossiers"]["submitted_at"].dtype) == TS
+    [finding] = ds.report.find("no_dossiers", "dossiers")
+    assert finding.severity == "warning"
+    assert "0 row(s) read" in finding.message_en and "đọc 0 dòng" in finding.message_vi
+
+
+def _empty(name: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(b"")
+
+
+def _drop_submitted_at(folder: Path) -> None:
+    text = (folder / "dossiers.csv").read_text(encoding="utf-8")
+    (folder / "dossiers.csv").write_text(text.replace("submitted_at", "sent"), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_empty("dossiers.csv"), r"dossiers\.csv: the file is empty; expected a CSV header row"),
+        (_empty("people.csv"), r"people\.csv: the file is empty"),  # optional tables too
+        (lambda f: (f / "accounts.csv").unlink(), r"required table 'accounts' is missing"),
+        (_drop_submitted_at, r"dossiers\.csv: required column 'submitted_at' is missing"),
+        (_empty("units.parquet"), r"units\.parquet: not a readable Parquet file"),
+    ],
+    ids=["empty-dossiers", "empty-optional", "no-accounts", "no-column", "bad-parquet"],
+)
+def test_check_folder_refuses_what_read_dataset_refuses(
+    tables: Tables,
+    folder_of: Callable[..., Path],
+    damage: Callable[[Path], None],
+    message: str,
+) -> None:
+    folder = folder_of(tables)
+    check_folder(folder)  # the clean folder passes
+    damage(folder)
+    with pytest.raises(ContractError, match=message):
+        check_folder(folder)
+    with pytest.raises(ContractError, match=message):
+        read_dataset(folder)
+
+
+def test_check_folder_passes_what_read_dataset_reads(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    folder = folder_of(tables)
+    # a header-only table (a month without dossiers) and dirty rows are read, not refused
+    write_csv(folder / "dossiers.csv", [], list(tables["dossiers"][0]))
+    with (folder / "accounts.csv").open("a", encoding="utf-8") as fh:
+        fh.write("garbage,with,too,few\n")
+    check_folder(folder)
+    assert read_dataset(folder).report.count("bad_csv_row", "accounts") == 1
+    with pytest.raises(ContractError, match="data folder not found"):
+        check_folder(folder / "nowhere")
 
 
 def test_a_text_file_that_is_not_a_csv(tables: Tables, folder_of: Callable[..., Path]) -> None:

@@ -6,12 +6,14 @@ Each test runs on both live stores (memory and Redis, when reachable).
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from svc import ADMIN, PORTAL
 
+from detector.artifacts import load_card
 from service.fastpath import FastScore
 
 DOSSIER: dict[str, Any] = {
@@ -278,6 +280,18 @@ def test_health_readiness_and_metrics(client: TestClient, split: dict[str, Any])
     assert 'detector_requests_total{endpoint="/v1/score",method="POST",status="200"}' in text
     assert 'detector_request_seconds_bucket{endpoint="/v1/score",le="0.015"}' in text
     assert "detector_scored_total" in text and "detector_flags_total" in text
+
+
+def test_readiness_and_answers_carry_the_checked_model_version(
+    client: TestClient, model_dir: Path
+) -> None:
+    # load() checks the card's model_version against the model files' digests, and both the
+    # readiness probe and the answers take the loaded one: they can only show the real model
+    card = load_card(model_dir)
+    digests = "-".join(m["sha256"] for _, m in sorted(card["moments"].items()))
+    ready = client.get("/readyz").json()["model_version"]
+    answer = client.post("/v1/score", json=body(dossier_id="VERSION-1"), headers=PORTAL).json()
+    assert ready == answer["model_version"] == card["model_version"] == digests
 
 
 def test_score_is_answered_before_fastapis_layers(client: TestClient) -> None:
