@@ -84,6 +84,8 @@ def test_refusals_at_the_door_are_documented(api_schema: Any, door: str) -> None
     for op in _operations(api_schema):
         if op.method.upper() != "POST":
             continue
+        if op.path == "/v1/session" and door != "too large":
+            continue  # logging in is how a caller without a session gets one
         params = {"case_id": 1} if "{case_id}" in op.path else None
         case = op.Case(
             headers=headers,
