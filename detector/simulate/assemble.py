@@ -188,14 +188,26 @@ def _officer_proxies(w: World, rng: np.random.Generator, d: pd.DataFrame) -> pd.
     a["p_account"][owner[first]] = new
     acc[created] = a["p_account"][owner[created]]
     r = rng.random(n)
-    phone = np.where(r < 0.45, a["p_phone"][off_p], np.where(r < 0.8, a["p_phone"][owner], None))
+    stealth = cfg.officer_stealth
+    phone = np.where(
+        r < 0.45 * (1 - stealth),
+        a["p_phone"][off_p],
+        np.where(r < 0.8 + 0.2 * stealth, a["p_phone"][owner], None),
+    )
+    ip = w.office_ip(rng, cu)
+    if stealth > 0:  # later in the day, and from the hall's kiosk, as guided self-service is
+        later = rng.random(n) < stealth
+        tc = np.where(later, tc + rng.integers(30, 300, n) * MINUTE, tc)
+        tc = np.minimum(tc, cal.n_days * DAY - 1)
+        kiosk = np.flatnonzero(rng.random(n) < stealth)
+        device[kiosk] = [w.u_kiosks[u][0] for u in cu[kiosk]]
     d = d.copy()
     idx = d.index[conv]
     d.loc[idx, "channel"] = "online"
     d.loc[idx, "t"] = tc
     d.loc[idx, "account"] = acc
     d.loc[idx, "device"] = device
-    d.loc[idx, "ip"] = w.office_ip(rng, cu)
+    d.loc[idx, "ip"] = ip
     d.loc[idx, "phone"] = phone
     d.loc[idx, "payer"] = np.where(rng.random(n) < 0.15, a["p_token"][owner], None)
     d.loc[idx, "attachment"] = _pick(rng, n, {"scan": 0.8, "photo": 0.15, "none": 0.05})
@@ -301,9 +313,8 @@ def build_relations(w: World, rng: np.random.Generator) -> pd.DataFrame:
     }
     rel = np.where(flip, pd.Series(rel).map(inverse).to_numpy(), rel)
     src, dst = np.where(flip, dst, src), np.where(flip, src, dst)
-    keep = (
-        rng.random(len(src)) < 0.70
-    )  # a third of civil-status links are not shared with the one-stop system
+    # by default, a third of civil-status links are not shared with the one-stop system
+    keep = rng.random(len(src)) < 1 - w.cfg.relations_missing
     return pd.DataFrame({"src": src[keep], "dst": dst[keep], "relation": rel[keep]})
 
 

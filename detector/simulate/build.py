@@ -74,7 +74,7 @@ def _units(w: World, rng: np.random.Generator) -> None:
         ],
         dtype=object,
     )
-    w.u_networks_known = rng.random(k) > 0.15
+    w.u_networks_known = rng.random(k) > w.cfg.networks_missing
     # units behind target where officers convert desk submissions into online ones
     behind = w.u_uptake < w.u_target - 0.01
     w.u_proxying = behind & (rng.random(k) < 0.65) & ~w.u_province
@@ -211,8 +211,8 @@ def _people(w: World, rng: np.random.Generator) -> None:
         p_death_day=np.full(n, np.iinfo(np.int64).min),
         p_phone=phone,
         p_token=token,
-        p_in_extract=rng.random(n) > 0.03,
-        p_hh_known=rng.random(n) > 0.10,
+        p_in_extract=rng.random(n) > cfg.people_missing,
+        p_hh_known=rng.random(n) > cfg.households_missing,
         p_staff=np.full(n, -1),
         p_busy=np.zeros(n, bool),
         p_child_apart=np.full(n, -1),
@@ -277,6 +277,10 @@ def _staff(w: World, rng: np.random.Generator) -> None:
     # each such officer has a habit: their own account, a shared one, or one made for the citizen
     forms = np.array(["staff_account", "shared_account", "created_account"], dtype=object)
     proxy_form = forms[np.arange(ns) % 3]
+    if w.cfg.officer_stealth > 0:  # subtler officers make accounts for the citizens they serve
+        proxy_form = np.where(
+            rng.random(ns) < w.cfg.officer_stealth, "created_account", proxy_form
+        ).astype(object)
     a.update(
         s_proxy_form=proxy_form,
         s_person=s_person,
@@ -414,7 +418,7 @@ def _actors(w: World, rng: np.random.Generator) -> None:
         int(
             w.cfg.dossiers
             * (w.cfg.shares["misuse_broker_own"] + w.cfg.shares["misuse_broker_rented"])
-            / 150
+            / w.cfg.dossiers_per_broker
         ),
     )
     brokers = rng.choice(np.flatnonzero(free & (a["p_phone"] != None)), n_brokers, replace=False)  # noqa: E711

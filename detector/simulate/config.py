@@ -83,6 +83,29 @@ class SimConfig:
         from desk submissions into "online" ones at units behind target.
     dirt : multiplier of every dirty-data rate (0 gives a clean export).
     shares : scenario shares, see :data:`DEFAULT_SHARES`.
+
+    What the province's exports hold (measurable from a real province's own
+    data, see :mod:`detector.profile`):
+
+    people_missing : share of people absent from the population extract.
+    households_missing : share of people whose household ID is not recorded.
+    relations_missing : share of civil-status links not shared with the one-stop system.
+    networks_missing : share of units whose office networks are not listed.
+    visits_missing : share of desk visits the queue-ticket log does not record.
+    absent_tables : optional tables the export does not have at all.
+
+    How misusers behave (not measurable without labels; randomised to build
+    the starter model, and varied to make held-out settings):
+
+    dossiers_per_broker : how many filings a broker makes on average (fewer
+        per broker: more brokers, each with fewer owners, harder to see).
+    broker_stealth : 0 (today's brokers: their own phone, IP and payment
+        token on most filings, in sessions of several) to 1 (the owner's
+        phone, mobile IPs, one filing at a time).
+    officer_stealth : 0 (officers file minutes after the desk visit, from
+        their desk device, often with their own phone) to 1 (hours later,
+        from the hall kiosk, on an account made for the citizen, with the
+        citizen's phone: close to guided self-service).
     """
 
     dossiers: int = 100_000
@@ -94,6 +117,15 @@ class SimConfig:
     home_province: str = "051"
     merged_province: str = "062"
     shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
+    people_missing: float = 0.03
+    households_missing: float = 0.10
+    relations_missing: float = 0.30
+    networks_missing: float = 0.15
+    visits_missing: float = 0.15
+    absent_tables: tuple[str, ...] = ()
+    dossiers_per_broker: float = 150.0
+    broker_stealth: float = 0.0
+    officer_stealth: float = 0.0
 
     def check(self) -> None:
         """Refuse settings that cannot produce a province."""
@@ -108,3 +140,28 @@ class SimConfig:
         total = sum(self.shares.values())
         if abs(total - 1) > 1e-6:
             raise UsageError(f"scenario shares must add up to 1 (got {total:.4f})")
+        for name in (
+            "people_missing",
+            "households_missing",
+            "relations_missing",
+            "networks_missing",
+            "visits_missing",
+            "broker_stealth",
+            "officer_stealth",
+            "officer_proxy_share",
+        ):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise UsageError(f"{name} must be between 0 and 1 (got {value})")
+        if self.dossiers_per_broker < 5:
+            raise UsageError(
+                f"dossiers_per_broker must be at least 5 (got {self.dossiers_per_broker})"
+            )
+        from features.contract import TABLES
+
+        optional = [t for t in TABLES if t not in ("dossiers", "accounts")]
+        unknown = [t for t in self.absent_tables if t not in optional]
+        if unknown:
+            raise UsageError(
+                f"absent_tables: expected some of {', '.join(optional)}, found {unknown}"
+            )

@@ -57,6 +57,8 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
     tables, truth = contract_tables(world, rng, d, filed)
     say("export dirt")
     dirt_counts = dirty(tables, rng, cfg.dirt)
+    for name in cfg.absent_tables:  # an export without the table at all
+        del tables[name]
     labels = truth[["dossier_id", "proxy_type"]]
     shares = (
         labels["proxy_type"].value_counts(normalize=True).reindex(list(PROXY_TYPES), fill_value=0.0)
@@ -119,6 +121,8 @@ def write_province(
         if stale.stem in TABLES:
             stale.unlink()
     for name in TABLES:
+        if name not in province.tables:  # absent from this export (SimConfig.absent_tables)
+            continue
         if progress:
             progress(f"writing {name}")
         _write_table(province.tables[name], data / name, fmt)

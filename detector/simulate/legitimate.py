@@ -75,7 +75,7 @@ class LegitimateScenarios(GeneratorBase):
                 for u, i in zip(unit, rng.integers(0, 3, n), strict=True)
             ]
         )
-        self.visits(owner, unit, t, 0.85)
+        self.visits(owner, unit, t, 1 - w.cfg.visits_missing)
         self.emit(
             _frame(
                 n,
@@ -485,7 +485,7 @@ class LegitimateScenarios(GeneratorBase):
             )
             ids[rng.random(len(ids)) > 0.7] = None
             auth[auth_rows] = ids
-        self.visits(visitor, unit, t, 0.85)
+        self.visits(visitor, unit, t, 1 - w.cfg.visits_missing)
         declared = np.where(
             label == "self",
             _pick(rng, n, {"self": 0.7, "none": 0.3}),

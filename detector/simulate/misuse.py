@@ -24,6 +24,10 @@ class MisuseScenarios(GeneratorBase):
         who = rng.choice(actors, n, p=share / share.sum())
         t = w.cal.draw(rng, n, "office")
         per_session = rng.integers(2, 9, actors)
+        if self.w.cfg.broker_stealth > 0:  # subtler brokers file one or two at a time
+            per_session = np.maximum(
+                1, np.round(per_session * (1 - self.w.cfg.broker_stealth))
+            ).astype(per_session.dtype)
         order = np.lexsort((t, who))
         rank = pd.Series(who[order]).groupby(who[order]).cumcount().to_numpy()
         session = who[order].astype(np.int64) * 10_000_000 + rank // per_session[who[order]]
@@ -92,7 +96,10 @@ class MisuseScenarios(GeneratorBase):
         )
         proc = cat.draw(rng, "broker", n)
         r = rng.random(n)
-        phone = np.where(r < 0.7, a["p_phone"][bp], np.where(r < 0.9, a["p_phone"][owner], None))
+        keep = 1 - w.cfg.broker_stealth  # how much of the broker's own trail shows
+        phone = np.where(
+            r < 0.7 * keep, a["p_phone"][bp], np.where(r < 0.9, a["p_phone"][owner], None)
+        )
         declared = _pick(
             rng, n, {"self": 0.4, "authorized": 0.2, "relative": 0.15, "other": 0.1, "none": 0.15}
         )
@@ -119,9 +126,9 @@ class MisuseScenarios(GeneratorBase):
             t,
             proc,
             dev,
-            np.where(rng.random(n) < 0.7, a["broker_ip"][who], w.mobile_ip(rng, n)),
+            np.where(rng.random(n) < 0.7 * keep, a["broker_ip"][who], w.mobile_ip(rng, n)),
             phone,
-            self.payer(proc, a["broker_token"][who], 0.8),
+            self.payer(proc, a["broker_token"][who], 0.8 * keep),
             declared,
             auth,
         )
@@ -149,6 +156,7 @@ class MisuseScenarios(GeneratorBase):
             rng, (a["p_age"] >= 25) & ~a["p_busy"], n, np.where(a["p_age"] >= 40, 2.0, 1.0)
         )
         proc = cat.draw(rng, "broker", n)
+        keep = 1 - w.cfg.broker_stealth  # how much of the broker's own trail shows
         self._misuse_frame(
             n,
             "misuse_broker_rented",
@@ -157,9 +165,9 @@ class MisuseScenarios(GeneratorBase):
             t,
             proc,
             dev,
-            np.where(rng.random(n) < 0.6, a["broker_ip"][who], w.mobile_ip(rng, n)),
-            np.where(rng.random(n) < 0.75, a["p_phone"][bp], a["p_phone"][owner]),
-            self.payer(proc, a["broker_token"][who], 0.75),
+            np.where(rng.random(n) < 0.6 * keep, a["broker_ip"][who], w.mobile_ip(rng, n)),
+            np.where(rng.random(n) < 0.75 * keep, a["p_phone"][bp], a["p_phone"][owner]),
+            self.payer(proc, a["broker_token"][who], 0.75 * keep),
             _pick(rng, n, {"self": 0.5, "relative": 0.2, "none": 0.3}),
         )
 

@@ -376,3 +376,55 @@ def test_impossible_settings_are_refused(bad: dict) -> None:
 
     with pytest.raises(UsageError, match="must be"):
         SimConfig(**bad).check()
+
+
+# ------------------------------------------------------------------ settings (issue #10)
+def _sim(**knobs: object) -> Province:
+    return simulate(SimConfig(dossiers=6000, months=3, seed=21, dirt=0, **knobs))  # type: ignore[arg-type]
+
+
+def test_export_settings_change_what_the_tables_hold() -> None:
+    base = _sim()
+    sparse = _sim(relations_missing=0.9, households_missing=0.5, networks_missing=1.0)
+    # a tenth of the links kept instead of seven tenths
+    ratio = len(sparse.tables["relations"]) / len(base.tables["relations"])
+    assert 0.1 < ratio < 0.2
+    hh = sparse.tables["people"]["household_id"].isna().mean()
+    assert 0.45 < hh < 0.55 and base.tables["people"]["household_id"].isna().mean() < 0.15
+    assert sparse.tables["units"]["office_networks"].isna().all()
+
+
+def test_an_absent_table_is_not_written(tmp_path: Path) -> None:
+    p = _sim(absent_tables=("relations", "counter_visits"))
+    data = write_province(p, tmp_path)
+    assert not (data / "relations.csv").exists() and not (data / "counter_visits.csv").exists()
+    assert (data / "people.csv").exists()
+
+
+def test_stealthier_brokers_and_officers_leave_less_of_their_own_trail() -> None:
+    def traces(p: Province) -> tuple[float, float, int]:
+        d = p.tables["dossiers"].merge(p.scenarios, on="dossier_id")
+        brokers = d[d["scenario"] == "misuse_broker_own"]
+        # the broker's own phone: one phone across many owners
+        per_phone = brokers.groupby("contact_phone")["owner_id"].nunique()
+        shared_phone = float(brokers["contact_phone"].map(per_phone).gt(3).mean())
+        officers = d[d["scenario"].str.startswith("officer_proxy")]
+        made = float(officers["scenario"].eq("officer_proxy_created_account").mean())
+        return shared_phone, made, int(d["scenario"].str.startswith("misuse_broker").sum())
+
+    plain = traces(_sim())
+    subtle = traces(_sim(broker_stealth=1.0, officer_stealth=1.0, dossiers_per_broker=20))
+    assert plain[0] > 0.5 and subtle[0] < 0.1
+    assert subtle[1] > plain[1]
+    assert subtle[2] == pytest.approx(plain[2], rel=0.2)  # as much misuse, spread thinner
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(relations_missing=1.5), dict(broker_stealth=-0.1), dict(absent_tables=("dossiers",))],
+)
+def test_impossible_knobs_are_refused(bad: dict) -> None:
+    from features.errors import UsageError
+
+    with pytest.raises(UsageError, match="must be|expected some of"):
+        SimConfig(dossiers=1000, **bad).check()
