@@ -426,5 +426,5 @@ def test_stealthier_brokers_and_officers_leave_less_of_their_own_trail() -> None
 def test_impossible_knobs_are_refused(bad: dict) -> None:
     from features.errors import UsageError
 
-    with pytest.raises(UsageError, match="must be|expected some of"):
+    with pytest.raises(UsageError, match=r"must be|expected some of"):
         SimConfig(dossiers=1000, **bad).check()
