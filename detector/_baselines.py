@@ -52,6 +52,41 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("flag_rate_self_kiosk", "<=", 0.01),
     ("unit_share.mean_abs_error", "<=", 0.01),
 )
+#: issue #10's targets per label condition (the full condition keeps :data:`TARGETS`)
+CONDITION_TARGETS: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "none": (
+        ("average_precision", ">=", 0.92),
+        ("legitimate_proxies_flag_rate", "<=", 0.01),
+        ("recall", ">=", 0.80),
+        ("unit_share.mean_abs_error", "<=", 0.005),
+        ("fairness.owner_70_plus.ratio", "<=", 1.5),
+        ("fairness.child_by_parent.ratio", "<=", 1.5),
+    ),
+    "few": (
+        ("average_precision", ">=", 0.95),
+        ("legitimate_proxies_flag_rate", "<=", 0.01),
+        ("recall", ">=", 0.85),
+        ("recall_by_type.officer_proxy", ">=", 0.85),
+        ("unit_share.mean_abs_error", "<=", 0.005),
+        ("fairness.owner_70_plus.ratio", "<=", 1.5),
+        ("fairness.child_by_parent.ratio", "<=", 1.5),
+    ),
+    "noisy": (
+        ("average_precision", ">=", 0.97),
+        ("legitimate_proxies_flag_rate", "<=", 0.01),
+        ("recall", ">=", 0.85),
+        ("unit_share.mean_abs_error", "<=", 0.005),
+        ("fairness.owner_70_plus.ratio", "<=", 1.5),
+        ("fairness.child_by_parent.ratio", "<=", 1.5),
+    ),
+    "full": (
+        *TARGETS,
+        ("fairness.owner_70_plus.ratio", "<=", 1.5),
+        ("fairness.child_by_parent.ratio", "<=", 1.5),
+    ),
+}
+#: legitimate proxies: filed for the owner by someone allowed to (the look-alikes of misuse)
+LEGITIMATE_PROXIES = ("family", "authorized", "assisted")
 #: the rules-only baseline flags where the noisy-OR of the misuse rules' weights reaches this
 RULE_FLAG_AT = 0.5
 #: dossier-row fields of the single-dossier model (the last two come from the dossiers table)
@@ -255,7 +290,11 @@ def confusion(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
 
 
 def method_metrics(
-    ms: MethodScores, truth: np.ndarray, capacity: float, kiosk: np.ndarray | None
+    ms: MethodScores,
+    truth: np.ndarray,
+    capacity: float,
+    kiosk: np.ndarray | None,
+    groups: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Ranking and flag metrics of one method on the held-out dossiers.
 
@@ -265,6 +304,8 @@ def method_metrics(
     truth : the true ``proxy_type`` of each held-out dossier.
     capacity : share of dossiers the inspectors can review (precision at capacity).
     kiosk : True for guided self-service at a hall kiosk, or None when unknown.
+    groups : legitimate dossiers by group (:func:`fairness_groups`), for the
+        ``fairness`` section: each group's flag rate and its ratio to the rest.
     """
     target = np.isin(truth, MISUSE_TYPES)
     flagged = ms.flagged
@@ -281,10 +322,50 @@ def method_metrics(
         "recall_by_type": {c: _rate(flagged, truth == c) for c in MISUSE_TYPES},
         "flag_rate_by_type": {c: _rate(flagged, truth == c) for c in LEGITIMATE_TYPES},
     }
+    out["legitimate_proxies_flag_rate"] = _rate(flagged, np.isin(truth, LEGITIMATE_PROXIES))
     if kiosk is not None:
         out["flag_rate_self_kiosk"] = _rate(flagged, kiosk)
+    if groups is not None:
+        out["fairness"] = fairness(flagged, groups)
     if ms.proxy_type is not None:
         out["confusion"] = confusion(truth, ms.proxy_type)
+    return out
+
+
+def fairness_groups(ds: Dataset, rows: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Legitimate held-out dossiers by owner: aged 70 or more, a child filed by a parent, others.
+
+    The owner's age on the day of filing comes from the population extract
+    (unknown owners belong to "others"); a child is under 14 and the truth
+    says ``family``.
+    """
+    d = ds.tables["dossiers"][rows]
+    people = ds.tables["people"].drop_duplicates("person_id").set_index("person_id")
+    born = pd.to_datetime(d["owner_id"].map(people["birth_date"]), errors="coerce")
+    day = d["submitted_at"].dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    age = ((day - born).dt.days / 365.25).to_numpy(float)
+    legit = ~np.isin(truth, MISUSE_TYPES)
+    with np.errstate(invalid="ignore"):
+        elder = legit & (age >= 70)
+        child = legit & (age < 14) & (truth == "family")
+    return {
+        "owner_70_plus": elder,
+        "child_by_parent": child,
+        "other_legitimate": legit & ~elder & ~child,
+    }
+
+
+def fairness(flagged: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each group's flag rate, and its ratio to the other legitimate dossiers' (1 = even)."""
+    base = _rate(flagged, groups["other_legitimate"])
+    out: dict[str, Any] = {"other_legitimate": {"dossiers": int(groups["other_legitimate"].sum()),
+                                                "flag_rate": base}}  # fmt: skip
+    for name in ("owner_70_plus", "child_by_parent"):
+        rate = _rate(flagged, groups[name])
+        ratio = None
+        if rate is not None and base is not None:
+            ratio = rate / base if base > 0 else (1.0 if rate == 0 else float("inf"))
+        out[name] = {"dossiers": int(groups[name].sum()), "flag_rate": rate, "ratio": ratio}
     return out
 
 
@@ -370,11 +451,11 @@ def _lookup(metrics: dict[str, Any], path: str) -> Any:
     return value
 
 
-def targets(methods: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The detector against each of :data:`TARGETS` it has a value for."""
+def targets(methods: dict[str, dict[str, Any]], condition: str = "full") -> list[dict[str, Any]]:
+    """The detector against each of the condition's targets (:data:`CONDITION_TARGETS`)."""
     ours = methods["detector"]
     rows = []
-    for path, op, bound in TARGETS:
+    for path, op, bound in CONDITION_TARGETS[condition]:
         value = _lookup(ours, path)
         if value is None:
             continue
@@ -397,7 +478,11 @@ def versus_baselines(methods: dict[str, dict[str, Any]]) -> dict[str, dict[str, 
     out = {}
     for path, higher in COMPARED:
         ours = _lookup(methods["detector"], path)
-        others = {k: _lookup(m, path) for k, m in methods.items() if k != "detector"}
+        others = {
+            k: v
+            for k, m in methods.items()
+            if k != "detector" and (v := _lookup(m, path)) is not None
+        }
         best = (max if higher else min)(others, key=lambda k: others[k])
         margin = (ours - others[best]) * (1 if higher else -1)
         out[path] = {

@@ -74,7 +74,7 @@ def pr_curves_figure(result: dict[str, Any]) -> Figure:
     fig = _figure(8, 6.6)
     ax = fig.subplots()
     fig.subplots_adjust(top=_top(6.6), bottom=0.1, left=0.1, right=0.97)
-    for key, name in METHODS.items():
+    for key, name in methods_of(metrics).items():
         m = metrics["methods"][key]
         precision, recall, _ = precision_recall_curve(target, scores[f"score_{key}"].to_numpy())
         lw = 2.6 if key == "detector" else 1.6
@@ -232,7 +232,7 @@ def unit_share_figure(result: dict[str, Any]) -> Figure:
     ax.legend(loc="lower right", fontsize=8.5, framealpha=0.95)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
 
-    keys = list(METHODS)
+    keys = list(methods_of(metrics))
     mean = [100 * metrics["methods"][k]["unit_share"]["mean_abs_error"] for k in keys]
     worst = [100 * metrics["methods"][k]["unit_share"]["max_abs_error"] for k in keys]
     by = np.arange(len(keys))
@@ -310,7 +310,7 @@ def _num(v: Any) -> str:
 
 def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The side-by-side headline metrics: (row name, one formatted cell per method)."""
-    ms = [metrics["methods"][k] for k in METHODS]
+    ms = [metrics["methods"][k] for k in methods_of(metrics)]
     cap = metrics["capacity"]
     rows: list[tuple[str, list[str]]] = [
         ("average precision (misuse)", [_num(m["average_precision"]) for m in ms]),
@@ -324,10 +324,30 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, list[str]]]:
         (f"flag rate: {c}", [_pct(m["flag_rate_by_type"][c], 2) for m in ms])
         for c in LEGITIMATE_TYPES
     ]
+    rows.append(
+        (
+            "flag rate: legitimate proxies",
+            [_pct(m.get("legitimate_proxies_flag_rate"), 2) for m in ms],
+        )
+    )
     if "flag_rate_self_kiosk" in ms[0]:
         rows.append(
             ("flag rate: kiosk self-service", [_pct(m["flag_rate_self_kiosk"], 2) for m in ms])
         )
+    if "fairness" in ms[0]:
+        for group, name in (
+            ("other_legitimate", "other legitimate"),
+            ("owner_70_plus", "owners aged 70+"),
+            ("child_by_parent", "children filed by a parent"),
+        ):
+            cells = []
+            for m in ms:
+                g = m["fairness"][group]
+                ratio = g.get("ratio")
+                cells.append(
+                    _pct(g["flag_rate"], 2) + ("" if ratio is None else f" ({ratio:.1f}x)")
+                )
+            rows.append((f"flag rate: {name}", cells))
     rows += [
         (
             "unit genuine-share error: mean",
@@ -341,6 +361,11 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def methods_of(metrics: dict[str, Any]) -> dict[str, str]:
+    """The methods an evaluation ran (a baseline that needs labels is absent without them)."""
+    return {k: name for k, name in METHODS.items() if k in metrics["methods"]}
+
+
 def summary_markdown(metrics: dict[str, Any]) -> str:
     """A human summary of :func:`detector.evaluate.evaluate`'s metrics, as Markdown."""
     s, r = metrics["split"], metrics["rows"]
@@ -352,8 +377,18 @@ def summary_markdown(metrics: dict[str, Any]) -> str:
         f"judged on {r['holdout']:,} labelled held-out dossiers ({r['holdout_misuse']:,} misuse). "
         f"Labelled period: {s['labelled_period'][0][:10]} to {s['labelled_period'][1][:10]}.",
         "",
-        "| metric | " + " | ".join(METHODS.values()) + " |",
-        "|---|" + "---:|" * len(METHODS),
+    ]
+    if "condition" in metrics:
+        c, policy = metrics["condition"], metrics["policy"]
+        lines += [
+            f"Label condition: **{c['name']}** ({c['training_labels']:,} training labels). "
+            f"Detector: {policy['kind']}: {policy['why']}; threshold judged on "
+            f"{policy['threshold_judged_on']}.",
+            "",
+        ]
+    lines += [
+        "| metric | " + " | ".join(methods_of(metrics).values()) + " |",
+        "|---|" + "---:|" * len(methods_of(metrics)),
     ]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in headline_rows(metrics)]
     lines += ["", "Flag thresholds:", ""]

@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from detector.artifacts import fingerprint, load, save
-from detector.model import MisuseModel
-from detector.scorer import Detector
+from detector.starter import STARTER_PROVINCES
+from detector.training import fit_detectors
 from features import Dataset, read_dataset, read_labels
 from features.compute import compute_all, compute_features
-from features.contract import LOCAL_TZ, MISUSE_TYPES, PROXY_TYPES
-from features.errors import ContractError, UsageError
+from features.contract import LOCAL_TZ, PROXY_TYPES
+from features.errors import UsageError
 
 Progress = Callable[[str], None]
 SCORE_COLUMNS = ["dossier_id", "risk_score", "proxy_type", "flagged", "reasons"]
@@ -42,31 +42,17 @@ def labels_for(ds: Dataset, labels_path: str | Path) -> pd.Series:
     ------
     UsageError
         The data folder has no usable dossier (train, evaluate and the rule
-        backtest have nothing to learn from or judge).
+        backtest have nothing to learn from or judge), or none of the file's
+        dossiers is in the folder.
     ContractError
-        The labels file is unreadable, or none of its dossiers is in the folder.
+        The labels file is unreadable.
     """
-    ids = ds.tables["dossiers"]["dossier_id"]
-    if ids.empty:
-        raise UsageError(
-            f"{ds.sources.get('dossiers', 'dossiers')}: no usable dossier (a header only, or every "
-            "row set aside: see detector validate); there is nothing to learn from or judge"
-        )
-    labels, _report = read_labels(labels_path)
-    lab = labels.drop_duplicates("dossier_id").set_index("dossier_id")["proxy_type"]
-    y = pd.Series(
-        lab.reindex(ids.to_numpy()).to_numpy(), index=pd.Index(ids.to_numpy(), name="dossier_id")
-    )
-    if y.notna().sum() == 0:
-        raise ContractError(
-            f"{labels_path}: none of its dossier_id values is in the data folder's dossiers"
-        )
-    return y
+    return _labels(ds, labels_path, None)[0]
 
 
 def train(
     data_dir: str | Path,
-    labels_path: str | Path,
+    labels_path: str | Path | None,
     out_dir: str | Path,
     *,
     rules_path: str | None = None,
@@ -75,62 +61,107 @@ def train(
     random_state: int = 0,
     progress: Progress | None = None,
     review_labels_path: str | Path | None = None,
+    labels: pd.DataFrame | None = None,
+    review_labels: pd.DataFrame | None = None,
+    provinces: int = STARTER_PROVINCES,
 ) -> dict[str, Any]:
     """Train a detector for each moment and save them with their card under ``out_dir``.
+
+    Labels may be absent (a province on day one: the starter model), few (they
+    join simulated provinces) or many (the province's own model); see
+    :mod:`detector.training` for the policy and why.
 
     ``review_labels_path`` holds labels the review queue chose (the team's
     verdicts on its top). They win over ``labels_path`` on the same dossier and
     train the trees, but only ``labels_path``'s dossiers calibrate the risk and
-    set the threshold: a queue's top is not a sample of the dossiers.
+    set the threshold: a queue's top is not a sample of the dossiers. Either
+    may come as a frame instead (``labels``, ``review_labels``: ``dossier_id``,
+    ``proxy_type`` and optionally ``weight``, how much a verdict counts).
 
     Raises
     ------
     UsageError
-        Too few misuse labels, or labels that cannot calibrate the risk.
+        A folder without dossiers, or labels none of which is in the folder.
     """
     _say(progress, "reading the data folder")
     ds = read_dataset(data_dir)
-    y = labels_for(ds, labels_path)
+    y, weight, not_found = _labels(ds, labels_path, labels)
     calibrate = None
-    if review_labels_path is not None:
-        chosen = labels_for(ds, review_labels_path)
+    if review_labels_path is not None or review_labels is not None:
+        chosen, chosen_weight, more = _labels(ds, review_labels_path, review_labels)
+        not_found += more
         calibrate = ~(chosen.notna() & y.isna())  # in the file too: a sample's dossier
         y = chosen.combine_first(y)
+        weight = chosen_weight.where(chosen.notna(), weight)
     t = pd.Series(ds.tables["dossiers"]["submitted_at"].to_numpy(), index=y.index)
-    if y.isin(MISUSE_TYPES).sum() < 10:
-        raise UsageError(
-            f"{labels_path}: fewer than 10 misuse labels; the model cannot learn from so few"
-        )
     _say(progress, "features at submission and at review")
     features = compute_all(ds.tables, ds.present)
-    detectors = {}
-    for at in ("submission", "review"):
-        _say(progress, f"training the {at} model")
-        det = Detector(
-            at=at,
-            rules_path=rules_path,
-            model=MisuseModel(random_state=random_state),
-            precision_target=precision_target,
-            capacity=capacity,
-        )
-        try:
-            detectors[at] = det.fit(features[at].frame, y, t, calibrate)
-        except ValueError as exc:  # labels that cannot train or calibrate: say which
-            raise UsageError(f"{labels_path}: {exc}") from exc
+    detectors, policy = fit_detectors(
+        ds,
+        features,
+        y,
+        t,
+        calibrate=calibrate,
+        sample_weight=weight if (weight != 1.0).any() else None,
+        rules_path=rules_path,
+        precision_target=precision_target,
+        capacity=capacity,
+        random_state=random_state,
+        provinces=provinces,
+        progress=progress,
+    )
     labelled = y.notna()
     training = {
         "data_dir": str(data_dir),
+        "policy": policy,
         "fingerprint": fingerprint(y.index.to_series()[labelled], y[labelled]),
         "dossiers": len(y),
         "labelled": int(labelled.sum()),
+        "labels_not_in_folder": not_found,
         "labels_chosen_by_review": 0 if calibrate is None else int((~calibrate).sum()),
         "label_counts": {k: int(v) for k, v in y.value_counts().items()},
         "period": [str(t.min()), str(t.max())],
-        "labelled_period": [str(t[labelled].min()), str(t[labelled].max())],
+        "labelled_period": [str(t[labelled].min()), str(t[labelled].max())]
+        if labelled.any()
+        else None,
         "tables_present": sorted(ds.present),
     }
     _say(progress, "saving")
     return save(out_dir, detectors, training)
+
+
+def _labels(
+    ds: Dataset, path: str | Path | None, frame: pd.DataFrame | None
+) -> tuple[pd.Series, pd.Series, int]:
+    """Labels on the folder's dossiers (NaN = none), their weights, and how many were not found.
+
+    Raises
+    ------
+    UsageError
+        A folder without dossiers, or labels none of which is in the folder.
+    """
+    ids = ds.tables["dossiers"]["dossier_id"]
+    index = pd.Index(ids.to_numpy(), name="dossier_id")
+    if ids.empty:
+        raise UsageError(
+            f"{ds.sources.get('dossiers', 'dossiers')}: no usable dossier (a header only, or every "
+            "row set aside: see detector validate); there is nothing to learn from or judge"
+        )
+    if path is None and frame is None:
+        return pd.Series(np.nan, index=index, dtype=object), pd.Series(1.0, index=index), 0
+    if frame is None:
+        frame, _report = read_labels(path)  # type: ignore[arg-type]
+    where = str(path) if path is not None else "labels"
+    frame = frame.drop_duplicates("dossier_id", keep="last").set_index("dossier_id")
+    found = frame.index.isin(index)
+    if len(frame) and not found.any():
+        raise UsageError(f"{where}: none of its dossier_id values is in the data folder's dossiers")
+    y = pd.Series(frame["proxy_type"].reindex(index).to_numpy(), index=index)
+    w = frame["weight"] if "weight" in frame.columns else pd.Series(1.0, index=frame.index)
+    weight = pd.Series(
+        pd.to_numeric(w, errors="coerce").reindex(index).fillna(1.0).to_numpy(), index=index
+    )
+    return y, weight, int((~found).sum())
 
 
 def _window(ds: Dataset, since: str | None, until: str | None) -> np.ndarray:

@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import click
 import typer
@@ -223,13 +223,16 @@ def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
 @app.command()
 def train(
     data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
-    labels: Annotated[
-        Path,
-        typer.Option(
-            "--labels", help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers."
-        ),
-    ],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. Without "
+            "labels (or with fewer than 50) a starter model is trained on provinces simulated "
+            "like this one.",
+        ),
+    ] = None,
     rules: Annotated[
         Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")
     ] = None,
@@ -248,8 +251,20 @@ def train(
             "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
         ),
     ] = None,
+    simulated_provinces: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            max=40,
+            help="Provinces simulated like this one, for the starter (no or few labels).",
+        ),
+    ] = 6,
 ) -> None:
-    """Train the detectors (at submission and at review) and write them with their model card."""
+    """Train the detectors (at submission and at review) and write them with their model card.
+
+    With no labels, or few, the detectors start from provinces simulated like
+    this one (measured on its own data); the card says which policy was used.
+    """
     from detector.batch import train as run
 
     if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
@@ -264,7 +279,27 @@ def train(
             capacity=capacity,
             progress=_stage_progress(bar, 7),
             review_labels_path=review_labels,
+            provinces=simulated_provinces,
         )
+    _print_card(card, out)
+
+
+def _print_card(card: dict[str, Any], out: Path) -> None:
+    """The policy, the label noise and the calibration metrics of a model just trained."""
+    policy = card["training"]["policy"]
+    console.print(f"[bold]{policy['kind']}[/]: {policy['why']}")
+    if card["training"].get("labels_not_in_folder"):
+        console.print(
+            f"[yellow]note:[/] {card['training']['labels_not_in_folder']:,} labelled dossier_id "
+            "values are not in the data folder and were left out"
+        )
+    noise = policy.get("label_noise") or {}
+    if noise.get("judged"):
+        console.print(
+            f"labels set aside as likely wrong: {noise['set_aside']:,} of {noise['labels']:,} "
+            f"({noise['share']:.1%})"
+        )
+    console.print(f"threshold judged on {policy['threshold_judged_on']}")
     table = Table(title=f"Model {card['model_version']} → {out}")
     for col in ("moment", "threshold", "AP", "precision", "recall", "flag rate"):
         table.add_column(col, justify="left" if col == "moment" else "right")
@@ -279,7 +314,7 @@ def train(
             f"{c['flag_rate']:.2%}",
         )
     console.print(table)
-    console.print("(metrics on the latest labelled months, held out from the trees)")
+    console.print("(metrics on the rows that judged the threshold, held out from the trees)")
 
 
 @app.command()
@@ -444,10 +479,33 @@ def evaluate(
     capacity: Annotated[
         float, typer.Option(help="Share of dossiers the inspectors can review (precision at k).")
     ] = 0.02,
+    condition: Annotated[
+        str,
+        typer.Option(
+            help="Labels the detector learns from: full (the training months' labels), none "
+            "(the starter model), few (--label-share of them), noisy (--noise of them wrong)."
+        ),
+    ] = "full",
+    label_share: Annotated[
+        float, typer.Option(help="With --condition few: the share of labels kept, at random.")
+    ] = 0.05,
+    noise: Annotated[
+        float, typer.Option(help="With --condition noisy: the share of labels made wrong.")
+    ] = 0.10,
 ) -> None:
-    """Train on earlier labelled months; judge the detector and the baselines on the later ones."""
+    """Train on earlier labelled months; judge the detector and the baselines on the later ones.
+
+    The held-out months are always judged on their true labels; --condition says
+    what the detector (and the baselines that learn) may learn from.
+    """
     from detector.batch import labels_for
-    from detector.evaluate import METHODS, headline_rows, read_scenarios, write_outputs
+    from detector.evaluate import (
+        check_condition,
+        headline_rows,
+        methods_of,
+        read_scenarios,
+        write_outputs,
+    )
     from detector.evaluate import evaluate as run
     from features import read_dataset
 
@@ -455,6 +513,7 @@ def evaluate(
         raise UsageError(f"--at must be review or submission (got {at!r})")
     if not 0 < capacity < 1:
         raise UsageError(f"--capacity must be between 0 and 1 (got {capacity})")
+    check_condition(condition, label_share, noise)
     with _progress() as bar:
         step = _stage_progress(bar, 9)
         step("reading the data folder")
@@ -468,6 +527,9 @@ def evaluate(
             capacity=capacity,
             scenarios=read_scenarios(labels),
             progress=step,
+            condition=condition,
+            label_share=label_share,
+            noise=noise,
         )
         step("writing the outputs")
         paths = write_outputs(result, out)
@@ -478,7 +540,7 @@ def evaluate(
         f"{r['holdout_misuse']:,} misuse), trained before {s['split_at'][:10]}, features at {at}"
     )
     table.add_column("metric")
-    for name in METHODS.values():
+    for name in methods_of(m).values():
         table.add_column(name, justify="right")
     for name, cells in headline_rows(m):
         table.add_row(name, *cells)

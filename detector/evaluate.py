@@ -8,6 +8,14 @@ the whole data folder, as the batch scorer does (earlier dossiers are always
 history; at ``review`` what an account did afterwards is part of the picture,
 as it is for an inspection team); labels never enter a feature.
 
+Label conditions (``condition``), as a deployment meets them (issue #10): the
+detector learns from the training months' labels as they are (``full``), from
+none (``none``: the starter model), from a random ``label_share`` of them
+(``few``), or from all of them with ``noise`` of them wrong (``noisy``: each
+wrong one replaced by another type at random). The held-out months are always
+judged on their true labels; the baselines that learn get the same labels as
+the detector.
+
 Methods (keys of ``metrics["methods"]``):
 
 ``detector``
@@ -44,24 +52,28 @@ from detector._baselines import METHODS
 from detector._plots import (
     confusion_figure,
     headline_rows,
+    methods_of,
     pr_curves_figure,
     summary_markdown,
     unit_share_figure,
 )
-from detector.model import MisuseModel
-from detector.scorer import Detector
+from detector.training import fit_detectors
 from features import Dataset
-from features.compute import compute_features
+from features.compute import FeatureFrame, compute_features
 from features.contract import LOCAL_TZ, MISUSE_TYPES, PROXY_TYPES
 from features.errors import UsageError
 
 __all__ = [
+    "CONDITIONS",
     "KIOSK_SCENARIO",
     "METHODS",
     "Split",
+    "check_condition",
     "confusion_figure",
+    "degrade",
     "evaluate",
     "headline_rows",
+    "methods_of",
     "pr_curves_figure",
     "read_scenarios",
     "summary_markdown",
@@ -74,6 +86,8 @@ Progress = Callable[[str], None]
 
 #: the simulator's finer truth for guided self-service at the hall kiosk (a legitimate look-alike)
 KIOSK_SCENARIO = "self_kiosk"
+#: the label conditions (module docstring)
+CONDITIONS = ("full", "none", "few", "noisy")
 #: fewest labelled dossiers (and misuse among them) each part of the split needs
 MIN_TRAIN_LABELLED, MIN_TRAIN_MISUSE = 100, 20
 MIN_HOLDOUT_LABELLED, MIN_HOLDOUT_MISUSE = 100, 10
@@ -161,6 +175,53 @@ def time_split(t: pd.Series, y: pd.Series, holdout_months: int) -> Split:
     return split
 
 
+def check_condition(condition: str, label_share: float = 0.05, noise: float = 0.10) -> None:
+    """Refuse an unknown condition or a share outside its range (a one-line UsageError)."""
+    if condition not in CONDITIONS:
+        raise UsageError(f"--condition must be one of {', '.join(CONDITIONS)}, found {condition!r}")
+    if not 0 < label_share <= 1 or not 0 <= noise < 1:
+        raise UsageError(
+            f"--label-share must be in (0, 1] and --noise in [0, 1), found {label_share} and {noise}"
+        )
+
+
+def degrade(
+    y: pd.Series,
+    train: np.ndarray,
+    condition: str,
+    *,
+    label_share: float = 0.05,
+    noise: float = 0.10,
+    random_state: int = 0,
+) -> pd.Series:
+    """The training months' labels as the condition leaves them (NaN elsewhere).
+
+    Raises
+    ------
+    UsageError
+        An unknown condition, or a share outside (0, 1).
+    """
+    check_condition(condition, label_share, noise)
+    rng = np.random.default_rng(random_state)
+    out = y.where(train)
+    labelled = np.flatnonzero(out.notna().to_numpy())
+    if condition == "none":
+        return pd.Series(np.nan, index=out.index, dtype=object)
+    if condition == "few":
+        keep = rng.choice(labelled, round(label_share * len(labelled)), replace=False)
+        mask = np.zeros(len(out), bool)
+        mask[keep] = True
+        return out.where(mask)
+    if condition == "noisy":
+        wrong = rng.choice(labelled, round(noise * len(labelled)), replace=False)
+        values = out.to_numpy(dtype=object).copy()
+        for i in wrong:  # another type, at random
+            others = [c for c in PROXY_TYPES if c != values[i]]
+            values[i] = others[int(rng.integers(0, len(others)))]
+        return pd.Series(values, index=out.index)
+    return out
+
+
 def read_scenarios(labels_path: str | Path) -> pd.Series | None:
     """The simulator's ``scenarios.csv`` beside a labels file, as dossier_id -> scenario.
 
@@ -175,8 +236,8 @@ def read_scenarios(labels_path: str | Path) -> pd.Series | None:
 
 
 def _run_methods(
-    X: pd.DataFrame,
-    data_gaps: pd.Series,
+    ds: Dataset,
+    feats: FeatureFrame,
     y: pd.Series,
     t: pd.Series,
     d: pd.DataFrame,
@@ -186,22 +247,32 @@ def _run_methods(
     rules_path: str | None,
     random_state: int,
     progress: Progress | None,
-) -> tuple[dict[str, bl.MethodScores], pd.DataFrame]:
-    """Fit the detector and the baselines on the training rows, score the held-out ones."""
+) -> tuple[dict[str, bl.MethodScores], pd.DataFrame, dict[str, Any]]:
+    """Fit the detector and the baselines on the training rows, score the held-out ones.
+
+    ``y`` holds the training months' labels as the condition left them. The
+    detector is trained by ``detector train``'s own policy (starter, combined
+    or the province's), on the whole folder's features.
+    """
+    X, data_gaps = feats.frame, feats.data_gaps
     train, hold = split.train, split.holdout
     _say(progress, "training the detector on the earlier months")
-    det = Detector(
-        at=at,
-        rules_path=rules_path,
-        model=MisuseModel(random_state=random_state),
-        precision_target=precision_target,
-    )
     try:
-        det.fit(X[train], y[train], t[train])
+        detectors, policy = fit_detectors(
+            ds,
+            {at: feats},
+            y.where(train),
+            t,
+            rules_path=rules_path,
+            precision_target=precision_target,
+            random_state=random_state,
+            progress=progress,
+        )
     except ValueError as exc:
         raise UsageError(
             f"cannot train on the months before {split.split_at:%Y-%m-%d}: {exc}"
         ) from exc
+    det = detectors[at]
     _say(progress, "scoring the held-out months")
     scored = det.score_frame(X[hold], data_gaps[hold])
     k = int(scored["flagged"].sum())
@@ -220,18 +291,25 @@ def _run_methods(
     methods["isolation_forest"] = bl.isolation_forest(
         X[train], X[hold], k, random_state=random_state
     )
-    _say(progress, "baseline: single-dossier model")
-    F = bl.single_dossier_frame(X, d)
-    methods["single_dossier"] = bl.single_dossier(
-        F[train],
-        y[train],
-        t[train],
-        F[hold],
-        k=k,
-        precision_target=precision_target,
-        random_state=random_state,
-    )
-    return methods, scored
+    labelled = train & y.notna().to_numpy()
+    misuse = labelled & y.isin(MISUSE_TYPES).to_numpy()
+    if (
+        labelled.sum() >= MIN_TRAIN_LABELLED
+        and misuse.sum() >= 10
+        and misuse.sum() < labelled.sum()
+    ):
+        _say(progress, "baseline: single-dossier model")
+        F = bl.single_dossier_frame(X, d)
+        methods["single_dossier"] = bl.single_dossier(
+            F[train],
+            y[train],
+            t[train],
+            F[hold],
+            k=k,
+            precision_target=precision_target,
+            random_state=random_state,
+        )
+    return methods, scored, policy
 
 
 def _row_counts(y: pd.Series, split: Split, kiosk: np.ndarray | None) -> dict[str, Any]:
@@ -295,6 +373,9 @@ def evaluate(
     rules_path: str | None = None,
     random_state: int = 0,
     progress: Progress | None = None,
+    condition: str = "full",
+    label_share: float = 0.05,
+    noise: float = 0.10,
 ) -> dict[str, Any]:
     """Train on earlier labelled months, judge the detector and the baselines on the later ones.
 
@@ -314,6 +395,7 @@ def evaluate(
     rules_path : rule file (default: the packaged one).
     random_state : seed of every random choice.
     progress : called with a short message at each stage (7 stages).
+    condition, label_share, noise : the label condition (module docstring).
 
     Returns
     -------
@@ -350,20 +432,22 @@ def evaluate(
     t = pd.Series(d["submitted_at"].to_numpy(), index=index)
     split = time_split(t, y, holdout_months)
     hold = split.holdout
+    y_train = degrade(
+        y, split.train, condition, label_share=label_share, noise=noise, random_state=random_state
+    )
 
     _say(progress, f"features at {at}")
     feats = compute_features(ds.tables, ds.present, at)
-    X = feats.frame
     truth = y[hold].to_numpy(dtype=object)
     kiosk = None
     if scenarios is not None:
         kiosk = (scenarios.reindex(index[hold]) == KIOSK_SCENARIO).fillna(False).to_numpy(bool)
 
     with threadpool_limits(limits=1, user_api="openmp"):  # see Notes
-        methods, scored = _run_methods(
-            X,
-            feats.data_gaps,
-            y,
+        methods, scored, policy = _run_methods(
+            ds,
+            feats,
+            y_train,
             t,
             d,
             split,
@@ -376,13 +460,21 @@ def evaluate(
     _say(progress, "metrics")
     shares = bl.unit_shares(ds, hold, truth, scored.assign(dossier_id=scored.index), methods)
     per_method = {}
+    groups = bl.fairness_groups(ds, hold, truth)
     for key, ms in methods.items():
-        m = bl.method_metrics(ms, truth, capacity, kiosk)
+        m = bl.method_metrics(ms, truth, capacity, kiosk, groups)
         m["name"] = METHODS[key]
         m["unit_share"] = bl.unit_share_error(shares, key)
         per_method[key] = m
     metrics: dict[str, Any] = {
         "at": at,
+        "condition": {
+            "name": condition,
+            "label_share": label_share if condition == "few" else None,
+            "noise": noise if condition == "noisy" else None,
+            "training_labels": int(y_train.notna().sum()),
+        },
+        "policy": policy,
         "capacity": capacity,
         "precision_target": precision_target,
         "split": {
@@ -392,7 +484,7 @@ def evaluate(
         },
         "rows": _row_counts(y, split, kiosk),
         "methods": per_method,
-        "targets": bl.targets(per_method),
+        "targets": bl.targets(per_method, condition),
         "versus_baselines": bl.versus_baselines(per_method),
     }
     scores = _scores_frame(d, split, truth, scenarios, methods, scored)

@@ -13,6 +13,20 @@ submission times; it
    make one calibrated ``risk_score``;
 3. optionally refits the trees on all labelled rows (``refit``).
 
+Reviewers disagree and make mistakes, so labels are not all right. With
+``prune_noise`` (the default), before step 1 the trees are fitted twice on
+halves of the earlier part and each half is scored by the other half's trees;
+a label its out-of-fold score contradicts is set aside, from the trees and
+from the calibrator alike. What "contradicts" means is read off the scores
+themselves (:func:`noise_cuts`): trees fitted on noisy labels give clear
+legitimate dossiers the noise's floor (about the share of legitimate
+dossiers labelled misuse) instead of zero, and clear misuse its ceiling; a
+"misuse" label scored within a few floors of zero, or a legitimate one
+within a few ceilings' worth of one, is set aside. The share set aside is the
+label-noise estimate in ``label_noise_``. A clean label file loses a few rows
+(hard cases the trees cannot see); a file with one label in ten wrong loses
+most of its wrong ones, and the precision target can be judged again.
+
 Data gaps never raise a score on their own: a dossier with unknown values
 that come from missing data (see :data:`INNOCENT`) is also scored with those
 values set to their innocent reading (an unknown relation read as "a
@@ -67,6 +81,31 @@ INNOCENT: dict[str, tuple[object, object]] = {
 }
 #: the second, innocent scoring only runs where it could change a decision
 DOUBT_FROM = 0.02
+#: the narrowest cuts for a contradicted label (clean labels: scores near 0 and 1)
+NOISE_LOW, NOISE_HIGH = 0.02, 0.98
+#: the fewest labelled rows (and misuse labels) for which a noise estimate means anything
+NOISE_MIN_ROWS, NOISE_MIN_MISUSE = 400, 20
+
+
+def _without_empty_columns(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with its all-unknown numeric columns set to 0 (for fitting only).
+
+    scikit-learn's binning fails on a numeric column with no known value
+    ("window shape cannot be larger than input array shape"): a small label
+    sample can leave a rare feature (days since the owner's death) unknown on
+    every row. As a constant the column cannot be split on, which is what an
+    all-unknown column means; at prediction its real values change nothing.
+    """
+    empty = [
+        c
+        for c in X.columns
+        if not isinstance(X[c].dtype, pd.CategoricalDtype) and X[c].isna().all()
+    ]
+    if not empty:
+        return X
+    out = X.copy()
+    out[empty] = 0.0
+    return out
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -86,6 +125,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
     benefit_of_doubt : score data gaps innocently too and keep the lower score.
     refit : refit the trees on all labelled rows after calibration (slower; the
         calibrator was fitted on the earlier trees, so off by default).
+    prune_noise : set aside labels that out-of-fold scores contradict (module docstring).
     random_state : seed of every random choice.
     """
 
@@ -100,6 +140,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         calibration_share: float = 0.2,
         benefit_of_doubt: bool = True,
         refit: bool = False,
+        prune_noise: bool = True,
         random_state: int = 0,
     ) -> None:
         self.max_iter = max_iter
@@ -111,6 +152,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         self.calibration_share = calibration_share
         self.benefit_of_doubt = benefit_of_doubt
         self.refit = refit
+        self.prune_noise = prune_noise
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -134,6 +176,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         One binary model drives the risk (one tree per iteration instead of
         six); the two small type models only split that risk between types.
         """
+        X = _without_empty_columns(X)
         misuse = y.isin(MISUSE_TYPES).to_numpy()
         binary = self._trees().fit(X, misuse, sample_weight=w)
         within = []
@@ -161,6 +204,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         t: pd.Series | None = None,
         rule_score: pd.Series | None = None,
         calibrate: pd.Series | None = None,
+        sample_weight: pd.Series | None = None,
     ) -> MisuseModel:
         """Fit on labelled rows of ``X`` (``y`` NaN rows are ignored).
 
@@ -174,6 +218,10 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             review queue chose (verdicts on its top) are not a sample of the
             dossiers: they train the trees, but calibrating on them would skew
             the risk and the threshold towards misuse.
+        sample_weight : per row, how much its label counts for the trees (default 1):
+            verdicts drawn by the queue's exploration carry the inverse of
+            their chance of being drawn, a province's own labels count more
+            than simulated ones.
 
         Raises
         ------
@@ -204,6 +252,17 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         n_cal = int(len(candidates) * self.calibration_share)
         cal_idx = candidates[len(candidates) - n_cal :]
         fit_idx = order[~np.isin(order, cal_idx)]  # the rest, in time order
+        given = (
+            np.ones(len(yl)) if sample_weight is None else sample_weight[labelled].to_numpy(float)
+        )
+        # 0. labels that out-of-fold scores contradict (module docstring)
+        suspect = np.zeros(len(yl), bool)
+        cuts = (NOISE_LOW, NOISE_HIGH)
+        if self.prune_noise:
+            suspect[fit_idx], cuts = self._suspects(
+                Xl.iloc[fit_idx], yl.iloc[fit_idx], given[fit_idx], rng
+            )
+        fit_idx = fit_idx[~suspect[fit_idx]]
         target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
         if n_cal == 0 or target.all() or not target.any():
             raise ValueError(
@@ -216,23 +275,68 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array(X.columns)
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
+        w = w * given[fit_idx]
         Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
         early = self._fit_trees(Xa, ya, wa, rng)
-        # 2. stacking calibrator on the later part
+        # 2. stacking calibrator on the later part, without the labels its trees contradict
         p_cal = early[0].predict_proba(Xl.iloc[cal_idx])[:, 1]
         features_cal = np.c_[_logit(p_cal), rs[cal_idx]]
-        self.calibrator_ = LogisticRegression(C=10.0).fit(features_cal, target)
+        trusted = np.ones(len(cal_idx), bool)
+        if self.prune_noise:
+            trusted = ~_contradicted(p_cal, target, cuts)
+            if target[trusted].all() or not target[trusted].any():
+                trusted[:] = True  # too few left to calibrate: keep every label
+            suspect[cal_idx] = ~trusted
+        self.calibrator_ = LogisticRegression(C=10.0).fit(
+            features_cal[trusted], target[trusted], sample_weight=given[cal_idx][trusted]
+        )
         # out-of-sample risk on the calibration months: where thresholds and metrics are judged
-        self.calibration_risk_ = self.calibrator_.predict_proba(features_cal)[:, 1]
-        self.calibration_target_ = target
+        self.calibration_risk_ = self.calibrator_.predict_proba(features_cal[trusted])[:, 1]
+        self.calibration_target_ = target[trusted]
+        self.label_noise_ = _noise_estimate(yl, suspect, self.prune_noise) | {
+            "cuts": [round(c, 4) for c in cuts]
+        }
         # 3. optionally, trees on everything (the calibrator was fitted on the earlier trees)
         if self.refit:
-            keep, w = self._sample(yl, rng)
-            Xa, ya, wa = self._augment(Xl[keep], yl[keep], w[keep])
+            rows = np.flatnonzero(~suspect)
+            keep, w = self._sample(yl.iloc[rows], rng)
+            w = w * given[rows]
+            Xa, ya, wa = self._augment(Xl.iloc[rows][keep], yl.iloc[rows][keep], w[keep])
             early = self._fit_trees(Xa, ya, wa, rng)
         self.trees_, self.misuse_types_, self.legit_types_ = early
         self.classes_ = np.array(PROXY_TYPES)
         return self
+
+    def _suspects(
+        self, X: pd.DataFrame, y: pd.Series, given: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, tuple[float, float]]:
+        """Labels contradicted by out-of-fold scores (two folds, lighter trees), and the cuts.
+
+        Too few labels to judge (:data:`NOISE_MIN_ROWS`, :data:`NOISE_MIN_MISUSE`)
+        give no suspect: with a few hundred labels each one matters more than
+        what two half-models would say about it.
+        """
+        misuse = y.isin(MISUSE_TYPES).to_numpy()
+        none = np.zeros(len(y), bool), (NOISE_LOW, NOISE_HIGH)
+        if len(y) < NOISE_MIN_ROWS or misuse.sum() < NOISE_MIN_MISUSE:
+            return none
+        fold = rng.random(len(y)) < 0.5
+        score = np.empty(len(y))
+        for part in (fold, ~fold):
+            train = np.flatnonzero(~part)
+            keep, w = self._sample(y.iloc[train], rng)
+            rows = train[keep]
+            if misuse[rows].all() or not misuse[rows].any():
+                return none
+            trees = self._trees(max(40, self.max_iter // 3)).fit(
+                _without_empty_columns(X.iloc[rows]),
+                misuse[rows],
+                sample_weight=(w * given[train])[keep],
+            )
+            idx = np.flatnonzero(part)
+            score[idx] = trees.predict_proba(X.iloc[idx])[:, 1]
+        cuts = noise_cuts(score)
+        return _contradicted(score, misuse, cuts), cuts
 
     def _augment(
         self, X: pd.DataFrame, y: pd.Series, w: np.ndarray
@@ -337,6 +441,47 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "trees_")
         probs = self.predict_risk(X)[[f"p_{c}" for c in PROXY_TYPES]].to_numpy()
         return self.classes_[probs.argmax(axis=1)]
+
+
+def noise_cuts(score: np.ndarray) -> tuple[float, float]:
+    """Below which score a "misuse" label is contradicted, and above which a legitimate one.
+
+    Misuse is a minority, so the median out-of-fold score lies among clear
+    legitimate dossiers: with noisy labels it sits at the noise's floor (the
+    share of them labelled misuse), with clean ones near zero. The median of
+    the scores above one half is, likewise, the ceiling of clear misuse. A
+    label is contradicted within three floors of zero (at most 0.3), or three
+    times the ceiling's distance from one (at least 0.7); never narrower than
+    :data:`NOISE_LOW`, :data:`NOISE_HIGH`.
+    """
+    floor = float(np.median(score))
+    high = score[score >= 0.5]
+    ceiling = float(np.median(high)) if len(high) else 1.0
+    low_cut = min(max(3 * floor, NOISE_LOW), 0.3)
+    high_cut = max(min(1 - 3 * (1 - ceiling), NOISE_HIGH), 0.7)
+    return low_cut, high_cut
+
+
+def _contradicted(
+    score: np.ndarray, misuse: np.ndarray, cuts: tuple[float, float] = (NOISE_LOW, NOISE_HIGH)
+) -> np.ndarray:
+    """Where a score says the opposite of the label (see :func:`noise_cuts`)."""
+    return (misuse & (score < cuts[0])) | (~misuse & (score > cuts[1]))
+
+
+def _noise_estimate(y: pd.Series, suspect: np.ndarray, judged: bool) -> dict[str, Any]:
+    """What share of the labels looked wrong, overall and by side (for the model card)."""
+    misuse = y.isin(MISUSE_TYPES).to_numpy()
+    return {
+        "judged": bool(judged),
+        "labels": len(y),
+        "set_aside": int(suspect.sum()),
+        "share": float(suspect.mean()) if len(y) else 0.0,
+        "misuse_labels_contradicted": float(suspect[misuse].mean()) if misuse.any() else 0.0,
+        "legitimate_labels_contradicted": float(suspect[~misuse].mean())
+        if (~misuse).any()
+        else 0.0,
+    }
 
 
 def predicted_type(probs: pd.DataFrame, flagged: np.ndarray) -> np.ndarray:

@@ -38,6 +38,9 @@ PATTERN_REASON = (
 )
 
 
+#: the lowest threshold a precision target may set: a flagged dossier is likelier misuse than not
+THRESHOLD_FLOOR = 0.5
+
 #: the type a desk or postal filing has, from what the submitter declared
 DECLARED_TYPE = {
     "self": "self",
@@ -116,12 +119,18 @@ class Detector(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(
-        self, X: pd.DataFrame, y: pd.Series, t: pd.Series, calibrate: pd.Series | None = None
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        t: pd.Series,
+        calibrate: pd.Series | None = None,
+        sample_weight: pd.Series | None = None,
     ) -> Detector:
         """Fit on a feature frame, labels (NaN = unlabelled) and submission times.
 
         ``calibrate`` marks the rows whose labels may calibrate the risk and set
-        the threshold (default: all); see :meth:`MisuseModel.fit`.
+        the threshold (default: all), ``sample_weight`` how much each label
+        counts; see :meth:`MisuseModel.fit`.
         """
         if self.at not in ("submission", "review"):
             raise ValueError(f"at must be submission or review (got {self.at!r})")
@@ -132,7 +141,8 @@ class Detector(BaseEstimator):
         rule_score = self.ruleset_.score(X)
         model = clone(self.model) if self.model is not None else MisuseModel()
         cal = calibrate[online] if calibrate is not None else None
-        self.model_ = model.fit(X[online], y[online], t[online], rule_score[online], cal)
+        weight = sample_weight[online] if sample_weight is not None else None
+        self.model_ = model.fit(X[online], y[online], t[online], rule_score[online], cal, weight)
         self.threshold_, self.threshold_policy_ = self._threshold()
         self.typical_ = self._typical(X[online & y.isin(LEGITIMATE_TYPES).to_numpy()])
         self.explain_features_ = self._explain_candidates(X[online], rule_score[online], y[online])
@@ -149,7 +159,9 @@ class Detector(BaseEstimator):
         precision = hits / np.arange(1, len(order) + 1)
         ok = np.flatnonzero(precision >= self.precision_target)
         thr = float(risk[order][ok[-1]]) if len(ok) else 0.5
-        thr = float(np.clip(thr, 0.1, 0.95))
+        # never below even odds: a flagged dossier is likelier misuse than not, whatever the
+        # precision of the whole flagged set (the issue #13 inspector met a 0.10 floor)
+        thr = float(np.clip(thr, THRESHOLD_FLOOR, 0.95))
         return thr, f"precision target {self.precision_target:.0%} on the calibration months"
 
     @staticmethod

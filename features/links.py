@@ -10,10 +10,20 @@ population extract, a household ID is missing, the relations table is absent)
 the answer is ``unknown``, never ``none_known``: a missing record is not proof
 of no relation.
 
+Civil-status links are only partly shared with the one-stop systems, so even
+with both people and their households in the extract, no record between an
+elderly owner and a holder a generation younger (or a child and a holder a
+generation older) does not show that they are unrelated: relatives filing for
+elderly parents are exactly what the domain says must never be flagged. Such
+a pair is ``unknown`` too (:func:`kin_plausible`), and the model's benefit of
+the doubt reads it innocently; what else the account did still counts.
+
 All functions take and return frames; nothing here reads files.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +66,26 @@ HOLDER_RELATIONS = (
 )
 #: categories that explain a filing for someone else
 EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
+
+
+#: a generation between parent and child, in years (holder older or younger than the owner)
+KIN_GAP = (16.0, 50.0)
+#: owners this old, or this young, are the ones relatives file for
+KIN_ELDER, KIN_MINOR = 60.0, 18.0
+
+
+def kin_plausible(owner_age: Any, holder_age: Any) -> Any:
+    """Whether the holder could be the owner's child (an elderly owner) or parent (a minor).
+
+    Works on floats and on arrays alike; an unknown age (NaN) gives False.
+    The elderly owner's holder is 16-50 years younger; the minor's 16-50 years older.
+    """
+    gap = np.asarray(owner_age, dtype=float) - np.asarray(holder_age, dtype=float)
+    low, high = KIN_GAP
+    with np.errstate(invalid="ignore"):
+        elder = (np.asarray(owner_age, dtype=float) >= KIN_ELDER) & (gap >= low) & (gap <= high)
+        minor = (np.asarray(owner_age, dtype=float) < KIN_MINOR) & (-gap >= low) & (-gap <= high)
+    return elder | minor
 
 
 def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
@@ -289,6 +319,11 @@ def summarise(
     # or a business owner present in the business register
     owner_is_business = tables["dossiers"]["owner_id"].isin(tables["businesses"]["business_id"])
     sufficient = (links["same_household"].notna()) | (owner_is_business & ("businesses" in present))
+    # no record between generations is not proof of no relation (module docstring)
+    kin = pd.Series(
+        kin_plausible(links["owner_age"].to_numpy(), links["holder_age"].to_numpy()),
+        index=links.index,
+    )
     conditions = [
         ~has_account,
         links["is_self"].fillna(False).astype(bool),
@@ -299,7 +334,7 @@ def summarise(
         role == "community_digital_team",
         staff & links["holder_staff_same_unit"].eq(True),
         staff,
-        sufficient & has_owner,
+        sufficient & has_owner & ~kin,
     ]
     return pd.Series(
         np.select(conditions, list(HOLDER_RELATIONS[:-1]), HOLDER_RELATIONS[-1]), index=links.index

@@ -36,7 +36,7 @@ from features.compute import (
     office_networks,
 )
 from features.contract import LOCAL_TZ
-from features.links import EXPLAINED
+from features.links import EXPLAINED, kin_plausible
 
 _NAN = math.nan
 _NS_PER_DAY = 86_400 * NS_PER_S
@@ -365,6 +365,8 @@ class ReferenceIndex:
         owner_in = owner in people
         death = o_person[2] if o_person is not None else None
         died = death is not None and death < day
+        owner_age = _years(day, o_person[1] if o_person is not None else None)
+        holder_age = _years(day, h_person[1] if h_person is not None else None)
         # ------------------------------------------------------------ summarise, in priority order
         staff = staff_role is not None and staff_role not in ("none", "community_digital_team")
         if not has_account:
@@ -385,9 +387,13 @@ class ReferenceIndex:
             relation = "staff_same_unit"
         elif staff:
             relation = "staff_other_unit"
-        elif owner is not None and (
-            # enough data to say "no link": households known, or a registered business owner
-            same_household is not None or ("businesses" in present and owner in self.businesses)
+        elif (
+            owner is not None
+            and (
+                # enough data to say "no link": households known, or a registered business owner
+                same_household is not None or ("businesses" in present and owner in self.businesses)
+            )
+            and not kin_plausible(owner_age, holder_age)  # a generation apart: records are partial
         ):
             relation = "none_known"
         else:
@@ -408,8 +414,8 @@ class ReferenceIndex:
             # death dates are only as complete as the extract: unknown unless the owner is in it
             owner_deceased=(died if owner_in else None) if in_people else None,
             days_since_owner_death=float((day - death) // _NS_PER_DAY) if died else _NAN,  # type: ignore[operator]
-            owner_age=_years(day, o_person[1] if o_person is not None else None),
-            holder_age=_years(day, h_person[1] if h_person is not None else None),
+            owner_age=owner_age,
+            holder_age=holder_age,
             holder_relation=relation,
         )
 

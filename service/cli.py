@@ -246,8 +246,9 @@ def train(
         Path | None,
         typer.Option(
             "--labels",
-            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. "
-            "Optional with --labels-from-db.",
+            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. Without "
+            "labels (or with fewer than 50) a starter model is trained on provinces simulated "
+            "like this one.",
         ),
     ] = None,
     labels_from_db: Annotated[
@@ -278,23 +279,41 @@ def train(
             "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
         ),
     ] = None,
+    simulated_provinces: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            max=40,
+            help="Provinces simulated like this one, for the starter (no or few labels).",
+        ),
+    ] = 6,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 
-    Verdicts (--labels-from-db) were recorded on the top of the review queue, so
-    they are not a sample of the dossiers: with --labels they train the trees,
-    and the label file alone calibrates the risk and sets the threshold.
+    Verdicts (--labels-from-db) were recorded on cases the review queue chose, so
+    they are not a sample of the dossiers: they train the trees, and only the
+    label file (or, without enough of it, the simulated provinces) calibrates
+    the risk and sets the threshold. With no labels at all, a starter model.
     """
     if labels_from_db is None:
-        if labels is None:
-            raise UsageError("train needs labels: give --labels FILE, --labels-from-db, or both")
-        _batch_train(data_dir, labels, out, rules, precision_target, capacity, review_labels)
+        _batch_train(
+            data_dir,
+            out,
+            labels=labels,
+            rules=rules,
+            precision_target=precision_target,
+            capacity=capacity,
+            review_labels=review_labels,
+            simulated_provinces=simulated_provinces,
+        )
         return
-    import tempfile
-
+    from detector import batch
+    from detector.cli import _print_card, _progress, _stage_progress
     from features import read_labels
     from service.cases.labels import merge_labels, verdict_labels
 
+    if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
+        raise UsageError("--precision-target and --capacity must be between 0 and 1")
     store = _store(labels_from_db)
     try:
         with store.session() as s:
@@ -304,33 +323,25 @@ def train(
     file_labels = read_labels(labels)[0] if labels is not None else None
     chosen = read_labels(review_labels)[0] if review_labels is not None else None
     chosen = merge_labels(chosen, verdicts)  # the store's verdicts win over an older export
-    merged = merge_labels(file_labels, chosen)
-    if merged.empty:
-        raise UsageError(
-            "no labels: the case store has no misuse or legitimate verdicts"
-            + ("" if labels is None else f" and {labels} has no usable label")
-        )
     console.print(
         f"labels: {len(verdicts):,} from verdicts"
         + ("" if file_labels is None else f", {len(file_labels):,} from {labels}")
-        + f"; {len(merged):,} dossiers labelled (a verdict wins over the file)"
+        + " (a verdict wins over the file on the same dossier)"
     )
-    with tempfile.TemporaryDirectory(prefix="detector-labels-") as tmp:
-        if labels is None:  # nothing else to calibrate on: say so
-            console.print(
-                "[yellow]warning:[/] only verdicts: the risk is calibrated on dossiers the "
-                "queue chose, so the threshold leans towards misuse; add --labels with a "
-                "sample of recent dossiers"
-            )
-            path = Path(tmp) / "labels.csv"
-            merged.to_csv(path, index=False)
-            _batch_train(data_dir, path, out, rules, precision_target, capacity, None)
-            return
-        chosen_path = None
-        if not chosen.empty:
-            chosen_path = Path(tmp) / "review_labels.csv"
-            chosen.to_csv(chosen_path, index=False)
-        _batch_train(data_dir, labels, out, rules, precision_target, capacity, chosen_path)
+    with _progress() as bar:
+        card = batch.train(
+            data_dir,
+            None,
+            out,
+            labels=file_labels,
+            review_labels=chosen if not chosen.empty else None,
+            rules_path=str(rules) if rules else None,
+            precision_target=precision_target,
+            capacity=capacity,
+            progress=_stage_progress(bar, 8),
+            provinces=simulated_provinces,
+        )
+    _print_card(card, out)
 
 
 # the wrappers take the place of the commands they wrap in the help's list

@@ -163,3 +163,39 @@ def test_deceased_owner_is_known_only_from_the_extract() -> None:
     assert out["days_since_owner_death"].iloc[0] == 151
     without = holder_links(_tables([("aX", G)]), ALL - {"people"})
     assert pd.isna(without["owner_deceased"].iloc[0])  # no extract: unknown, not "alive"
+
+
+# an elderly owner E (born 1948, 77 at filing) in her own household, and a child K (born
+# 2015): no relation record ties them to anyone, since civil-status links are partly shared
+ELDER_KID = pd.DataFrame(
+    {
+        "person_id": ["079048000006", "079215000007"],
+        "full_name": ["E", "K"],
+        "birth_date": pd.to_datetime(["1948-03-01", "2015-05-01"]),
+        "sex": ["F", "M"],
+        "province_code": ["079"] * 2,
+        "household_id": ["H4", "H5"],
+        "death_date": pd.to_datetime([None, None]),
+    }
+)
+E, K = ELDER_KID["person_id"]
+
+
+@pytest.mark.parametrize(
+    ("account", "owner", "expected"),
+    [
+        ("aM", E, "unknown"),  # 45, files for a 77-year-old: could be her daughter
+        ("aX", E, "unknown"),  # 40 and 77: a generation apart too
+        ("aX", K, "unknown"),  # 40, files for a 10-year-old: could be his father
+        ("aS", E, "none_known"),  # 25 and 77: not a parent and child
+        ("aS", K, "none_known"),  # 25 and 10: too close for a parent
+        ("aX", S, "none_known"),  # 40 and 25: an adult owner, nobody files for them by default
+    ],
+)
+def test_no_record_between_generations_is_not_proof_of_no_relation(
+    account, owner, expected
+) -> None:
+    tables = _tables([(account, owner)])
+    tables["people"] = pd.concat([PEOPLE, ELDER_KID], ignore_index=True)
+    out = holder_links(tables, ALL)
+    assert out["holder_relation"].iloc[0] == expected
