@@ -8,7 +8,7 @@ DOSSIERS ?= 100000
 SEED   ?= 7
 PORT   ?= 8000
 
-.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback clean
+.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one clean
 
 help:
 	@echo "make run        simulate a province, validate, train, score (flags into the case store), report,"
@@ -22,6 +22,8 @@ help:
 	@echo "make bench-cases    review API with 100k cases: queue and case pages over HTTP (ARGS=--quick: 10k;"
 	@echo "                    ARGS='--both --database-url postgresql://.../detector_bench': SQLite and PostgreSQL)"
 	@echo "make bench-feedback verdicts teach the model: a team reviews the queue, retrain, judge later months"
+	@echo "make bench-day-one  every label condition (none, few, noisy, full) on development and held-out"
+	@echo "                    simulator settings, beside the baselines (ARGS=--quick: a smoke run)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -92,6 +94,9 @@ bench-cases: install
 
 bench-feedback: install
 	$(BIN)/python bench/feedback.py $(ARGS)
+
+bench-day-one: install
+	$(BIN)/python bench/day_one.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -212,10 +212,19 @@ def _print_report(report: object, lang: str) -> None:
 
 
 def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
+    """A step function for a long command: the progress bar on a terminal, else one line per step.
+
+    Redirected to a file or a pipe (CI, cron, ``make``), a bar draws nothing;
+    a long ``train`` would look hung, so each step is written on stderr with the
+    time since the command started.
+    """
     task = bar.add_task("starting", total=total)
+    started = time.perf_counter()
 
     def step(msg: str) -> None:
         bar.update(task, description=msg, advance=1)
+        if bar.disable:
+            err.print(f"[{time.perf_counter() - started:6.1f} s] {msg}", highlight=False)
 
     return step
 

@@ -23,8 +23,10 @@ legitimate dossiers the noise's floor (about the share of legitimate
 dossiers labelled misuse) instead of zero, and clear misuse its ceiling; a
 "misuse" label scored within a few floors of zero, or a legitimate one
 within a few ceilings' worth of one, is set aside. The share set aside is the
-label-noise estimate in ``label_noise_``. A clean label file loses a few rows
-(hard cases the trees cannot see); a file with one label in ten wrong loses
+label-noise estimate in ``label_noise_``; past :data:`NOISY_SHARE` the trees
+also grow larger leaves (:data:`NOISY_LEAF_FACTOR`), so that the wrong labels
+the cut missed cannot each carve a leaf of their own. A clean label file loses
+a few rows (hard cases the trees cannot see); a file with one label in ten wrong loses
 most of its wrong ones, and the precision target can be judged again.
 
 Data gaps never raise a score on their own: a dossier with unknown values
@@ -83,6 +85,8 @@ INNOCENT: dict[str, tuple[object, object]] = {
 DOUBT_FROM = 0.02
 #: the narrowest cuts for a contradicted label (clean labels: scores near 0 and 1)
 NOISE_LOW, NOISE_HIGH = 0.02, 0.98
+#: past this share of labels set aside, the labels are noisy: the trees' leaves grow by the factor
+NOISY_SHARE, NOISY_LEAF_FACTOR = 0.01, 5
 #: the fewest labelled rows (and misuse labels) for which a noise estimate means anything
 NOISE_MIN_ROWS, NOISE_MIN_MISUSE = 400, 20
 
@@ -162,7 +166,8 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             l2_regularization=self.l2_regularization,
-            min_samples_leaf=self.min_samples_leaf,
+            # larger leaves once labels were found noisy: a leaf can no longer fit one wrong label
+            min_samples_leaf=getattr(self, "min_samples_leaf_", self.min_samples_leaf),
             categorical_features="from_dtype",
             early_stopping=False,
             random_state=self.random_state,
@@ -228,6 +233,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         ValueError
             Unknown labels, too few labels, or calibration months holding one class only.
         """
+        self.__dict__.pop("min_samples_leaf_", None)  # a refit starts from the given leaves
         if not 0 < self.self_keep <= 1 or not 0 < self.calibration_share < 0.5:
             raise ValueError("self_keep must be in (0, 1] and calibration_share in (0, 0.5)")
         labelled = y.notna().to_numpy()
@@ -263,6 +269,8 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
                 Xl.iloc[fit_idx], yl.iloc[fit_idx], given[fit_idx], rng
             )
         fit_idx = fit_idx[~suspect[fit_idx]]
+        noisy = suspect.sum() > NOISY_SHARE * len(yl)
+        self.min_samples_leaf_ = self.min_samples_leaf * (NOISY_LEAF_FACTOR if noisy else 1)
         target = yl.iloc[cal_idx].isin(MISUSE_TYPES).to_numpy()
         if n_cal == 0 or target.all() or not target.any():
             raise ValueError(

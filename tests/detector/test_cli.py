@@ -24,7 +24,8 @@ def run(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    # progress lines ("[  1.2 s] reading the data folder") may come first when stderr is a pipe
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("[")]
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error:")
     return lines[0]
