@@ -8,8 +8,8 @@
 - **combined** (from :data:`MIN_LABELS` up to :data:`OWN_LABELS` labels or
   :data:`OWN_MISUSE` misuse labels, or labels of one class only): a few
   months of verdicts. The trees learn from the simulated provinces and the
-  province's labels together, the province's rows weighted up as they grow
-  (:func:`province_weight`). The risk is calibrated, and the threshold set,
+  province's labels together, each province label weighing as much as a few
+  dozen simulated rows (:func:`province_weight`). The risk is calibrated, and the threshold set,
   on the province's labels when they hold enough of both classes
   (:data:`CALIBRATE_MISUSE`, :data:`CALIBRATE_LEGIT` in the latest months),
   otherwise on the last simulated provinces.
@@ -105,12 +105,13 @@ def choose(y: pd.Series) -> Policy:
 def province_weight(n_labels: int, n_simulated: int) -> float:
     """The weight of each province label beside ``n_simulated`` simulated rows.
 
-    The province's labels together weigh as much as a share of the simulated
-    rows that grows with them: a tenth at :data:`MIN_LABELS` labels, half at
-    :data:`OWN_LABELS`. A province label is never worth less than a simulated one.
+    Every label weighs the same, so that :data:`OWN_LABELS` of them weigh as
+    much as half the simulated rows: fifty labels move the model a little
+    (a queue's first verdicts are its top, not a sample), three thousand
+    as much as the simulation. A province label never weighs less than a
+    simulated one.
     """
-    share = 0.1 + 0.4 * min(1.0, max(0.0, (n_labels - MIN_LABELS) / (OWN_LABELS - MIN_LABELS)))
-    return max(1.0, share * n_simulated / max(1, n_labels))
+    return max(1.0, n_simulated / (2 * OWN_LABELS)) if n_labels else 1.0
 
 
 def _calibrates(y: pd.Series, eligible: pd.Series) -> tuple[bool, int, int]:

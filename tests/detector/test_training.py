@@ -42,10 +42,11 @@ def test_the_policy_follows_the_labels(n: int, misuse: int, kind: str) -> None:
 
 
 def test_province_labels_weigh_more_as_they_grow() -> None:
-    weights = [province_weight(n, 300_000) for n in (50, 500, 2000, OWN_LABELS)]
-    totals = [w * n for w, n in zip(weights, (50, 500, 2000, OWN_LABELS), strict=True)]
+    counts = (50, 500, 2000, OWN_LABELS)
+    totals = [province_weight(n, 300_000) * n for n in counts]
     assert totals == sorted(totals)  # more labels, more say
-    assert totals[0] == pytest.approx(0.1 * 300_000) and totals[-1] == pytest.approx(0.5 * 300_000)
+    # fifty labels move the model a little; OWN_LABELS weigh as much as half the simulation
+    assert totals[0] < 0.01 * 300_000 and totals[-1] == pytest.approx(0.5 * 300_000)
     assert province_weight(10_000, 100) == 1.0  # never below a simulated row's
 
 

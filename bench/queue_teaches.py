@@ -1,0 +1,233 @@
+"""Experiment: a review queue that teaches (issue #10, point 3).
+
+A province starts with **no labels**. Each month for ``--months`` months the
+detector scores that month's dossiers, a simulated team reviews a fixed number
+of them (``--per-month``) and records the truth as verdicts, and the detector
+is retrained on every verdict so far (``detector train``'s own policy:
+starter, then combined). After the last month, each detector is judged on the
+months that follow, which nobody reviewed (average precision, precision at
+the team's capacity, recall at flag).
+
+Three ways to spend the reviews:
+
+- ``top``: the highest risks first (what a queue without exploration does);
+- ``explore``: 85 % from the top, 15 % drawn by the exploration policy
+  (:func:`explore`: uncertainty sampling near the threshold and random draws
+  from just below it); each drawn verdict carries the inverse of its chance of
+  being drawn as its weight and may calibrate the risk, while the top's
+  verdicts train the trees only;
+- ``random``: dossiers drawn at random among the month's online ones.
+
+Outputs ``bench/results/queue_teaches.json`` and ``queue_teaches.png``.
+
+    .venv/bin/python bench/queue_teaches.py             # 60k dossiers, 3 review months (~25 min)
+    .venv/bin/python bench/queue_teaches.py --quick     # 15k, smoke run, not written
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _results import write_results
+
+from detector.simulate import SimConfig, simulate, write_province
+from detector.training import fit_detectors
+from features import read_dataset
+from features.compute import compute_features
+from features.contract import LOCAL_TZ, MISUSE_TYPES
+
+#: share of the team's capacity drawn by the exploration policy
+EXPLORE_SHARE = 0.15
+POLICIES = ("top", "explore", "random")
+
+
+def explore(
+    risk: np.ndarray, threshold: float, k: int, taken: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` rows drawn for exploration, and each one's chance of having been drawn.
+
+    Half by uncertainty (weight ``min(risk, 1 - risk)``, highest near even
+    odds), half uniformly from just below the threshold (risk between a fifth
+    of it and it): the queue's top never shows what the model misses there.
+    Rows already reviewed (``taken``) are not drawn again.
+    """
+    free = ~taken
+    uncertain = np.minimum(risk, 1 - risk) * free
+    below = ((risk >= threshold / 5) & (risk < threshold) & free).astype(float)
+    picks: list[int] = []
+    chance = np.zeros(len(risk))
+    for weights, n in ((uncertain, k - k // 2), (below, k // 2)):
+        weights = weights.copy()
+        weights[picks] = 0
+        if weights.sum() <= 0 or n <= 0:
+            continue
+        p = weights / weights.sum()
+        n = min(n, int((p > 0).sum()))
+        chosen = rng.choice(len(risk), n, replace=False, p=p)
+        picks += chosen.tolist()
+        chance = np.maximum(chance, np.minimum(1.0, n * p))
+    idx = np.array(picks, dtype=int)
+    return idx, chance[idx]
+
+
+def review(
+    policy: str,
+    risk: np.ndarray,
+    online: np.ndarray,
+    threshold: float,
+    k: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows reviewed this month, their weights, and which may calibrate."""
+    if policy == "random":
+        pool = np.flatnonzero(online)
+        idx = rng.choice(pool, min(k, len(pool)), replace=False)
+        return idx, np.ones(len(idx)), np.ones(len(idx), bool)
+    n_top = k if policy == "top" else k - round(EXPLORE_SHARE * k)
+    top = np.argsort(-risk, kind="stable")[:n_top]
+    if policy == "top":
+        return top, np.ones(len(top)), np.zeros(len(top), bool)
+    taken = np.zeros(len(risk), bool)
+    taken[top] = True
+    drawn, chance = explore(risk, threshold, k - n_top, taken, rng)
+    idx = np.r_[top, drawn]
+    weight = np.r_[np.ones(len(top)), 1.0 / np.maximum(chance, 1e-3)]
+    return idx, weight, np.r_[np.zeros(len(top), bool), np.ones(len(drawn), bool)]
+
+
+def run(dossiers: int, months: int, per_month: int, cache: Path, seed: int) -> dict[str, Any]:
+    cfg = SimConfig(dossiers=dossiers, months=12, seed=seed)
+    folder = cache / f"queue-{dossiers}-{seed}"
+    if not (folder / "labels.csv").exists():
+        write_province(simulate(cfg), folder, fmt="parquet")
+    ds = read_dataset(folder / "data")
+    truth = (
+        pd.read_csv(folder / "labels.csv", dtype=str)
+        .drop_duplicates("dossier_id")
+        .set_index("dossier_id")["proxy_type"]
+    )
+    feats = compute_features(ds.tables, ds.present, "review")
+    X, ids = feats.frame, feats.frame.index
+    y_true = truth.reindex(ids)
+    t = pd.Series(ds.tables["dossiers"]["submitted_at"].to_numpy(), index=ids)
+    month = t.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m").to_numpy()
+    all_months = sorted(set(month))
+    first = len(all_months) - 3 - months  # review months, then three held-out ones
+    review_months, held = all_months[first : first + months], all_months[-3:]
+    hold = np.isin(month, held)
+    target = y_true[hold].isin(MISUSE_TYPES).to_numpy()
+    online = (X["channel"] == "online").to_numpy()
+    out: dict[str, Any] = {"review_months": review_months, "held_out_months": held}
+    for policy in POLICIES:
+        rng = np.random.default_rng(seed)
+        labels = pd.Series(np.nan, index=ids, dtype=object)
+        weight = pd.Series(1.0, index=ids)
+        calibrate = pd.Series(True, index=ids)
+        history = []
+        for m in [*review_months, None]:
+            started = time.perf_counter()
+            dets, info = fit_detectors(
+                ds,
+                {"review": feats},
+                labels,
+                t,
+                calibrate=calibrate,
+                sample_weight=weight,
+                random_state=seed,
+            )
+            det = dets["review"]
+            if m is None:  # after the last month: judge on the held-out months
+                s = det.score_frame(X[hold])
+                flagged = s["flagged"].to_numpy()
+                k = max(1, round(0.02 * hold.sum()))
+                top = np.argsort(-s["risk_score"].to_numpy(), kind="stable")[:k]
+                out[policy] = {
+                    "average_precision": float(average_precision_score(target, s["risk_score"])),
+                    "precision_at_capacity": float(target[top].mean()),
+                    "recall_at_flag": float(flagged[target].mean()),
+                    "policy": info["kind"],
+                    "labels": int(labels.notna().sum()),
+                    "months": history,
+                }
+                print(f"{policy}: {out[policy]}", flush=True)
+                break
+            rows = np.flatnonzero(month == m)
+            risk = det.score_frame(X.iloc[rows])["risk_score"].to_numpy()
+            idx, w, cal = review(policy, risk, online[rows], det.threshold_, per_month, rng)
+            chosen = rows[idx]
+            labels.iloc[chosen] = y_true.iloc[chosen].to_numpy()
+            weight.iloc[chosen] = w
+            calibrate.iloc[chosen] = cal
+            found = int(y_true.iloc[chosen].isin(MISUSE_TYPES).sum())
+            history.append(
+                {
+                    "month": m,
+                    "reviewed": len(chosen),
+                    "misuse_found": found,
+                    "policy": info["kind"],
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+            print(f"  {policy} {m}: {found}/{len(chosen)} misuse ({info['kind']})", flush=True)
+    return out
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    values = [result[p]["average_precision"] for p in POLICIES]
+    ax.bar(POLICIES, values, color=["#999999", "#2a7ab9", "#c9a227"])
+    for x, v in enumerate(values):
+        ax.text(x, v, f"{v:.3f}", ha="center", va="bottom")
+    ax.set_ylim(min(values) - 0.02, 1.0)
+    ax.set_ylabel("average precision, held-out months")
+    ax.set_title("Starting with no labels: which reviews teach the model most")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"written: {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dossiers", type=int, default=60_000)
+    ap.add_argument("--months", type=int, default=3)
+    ap.add_argument("--per-month", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=4242)
+    ap.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "detector-bench-queue"
+    )
+    ap.add_argument("--quick", action="store_true", help="15k dossiers; nothing written")
+    args = ap.parse_args()
+    if args.quick:
+        args.dossiers = 15_000
+    args.cache.mkdir(parents=True, exist_ok=True)
+    result = run(args.dossiers, args.months, args.per_month, args.cache, args.seed)
+    if args.quick:
+        return
+    write_results(
+        "queue_teaches",
+        dossiers=args.dossiers,
+        per_month=args.per_month,
+        explore_share=EXPLORE_SHARE,
+        **result,
+    )
+    plot(result, Path(__file__).parent / "results" / "queue_teaches.png")
+
+
+if __name__ == "__main__":
+    main()
