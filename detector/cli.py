@@ -229,45 +229,52 @@ def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
     return step
 
 
+#: the options of ``train``, named once: ``service.cli`` adds its own beside them
+DataDir = Annotated[Path, typer.Argument(help="A data folder in the contract's format.")]
+ModelOut = Annotated[Path, typer.Option("--out", help="Model folder to write.")]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. Without "
+        "labels (or with fewer than 50) a starter model is trained on provinces simulated "
+        "like this one.",
+    ),
+]
+Rules = Annotated[Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")]
+PrecisionTarget = Annotated[
+    float, typer.Option(help="Flag threshold: precision to reach on the calibration months.")
+]
+Capacity = Annotated[
+    float | None,
+    typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
+]
+ReviewLabels = Annotated[
+    Path | None,
+    typer.Option(
+        "--review-labels",
+        help="Labels the review queue chose (verdicts on its top): they win over --labels "
+        "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
+    ),
+]
+SimulatedProvinces = Annotated[
+    int,
+    typer.Option(
+        min=2, max=40, help="Provinces simulated like this one, for the starter (no or few labels)."
+    ),
+]
+
+
 @app.command()
 def train(
-    data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
-    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
-    labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--labels",
-            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. Without "
-            "labels (or with fewer than 50) a starter model is trained on provinces simulated "
-            "like this one.",
-        ),
-    ] = None,
-    rules: Annotated[
-        Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")
-    ] = None,
-    precision_target: Annotated[
-        float, typer.Option(help="Flag threshold: precision to reach on the calibration months.")
-    ] = 0.95,
-    capacity: Annotated[
-        float | None,
-        typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
-    ] = None,
-    review_labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--review-labels",
-            help="Labels the review queue chose (verdicts on its top): they win over --labels "
-            "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
-        ),
-    ] = None,
-    simulated_provinces: Annotated[
-        int,
-        typer.Option(
-            min=2,
-            max=40,
-            help="Provinces simulated like this one, for the starter (no or few labels).",
-        ),
-    ] = 6,
+    data_dir: DataDir,
+    out: ModelOut,
+    labels: Labels = None,
+    rules: Rules = None,
+    precision_target: PrecisionTarget = 0.95,
+    capacity: Capacity = None,
+    review_labels: ReviewLabels = None,
+    simulated_provinces: SimulatedProvinces = 6,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 

@@ -20,7 +20,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from detector.artifacts import load
-from detector.cli import app, console
+from detector.cli import (
+    Capacity,
+    DataDir,
+    Labels,
+    ModelOut,
+    PrecisionTarget,
+    ReviewLabels,
+    Rules,
+    SimulatedProvinces,
+    app,
+    console,
+)
 from detector.cli import main as _main
 from features import check_folder
 from features.errors import UsageError
@@ -155,8 +166,6 @@ _ORDER = [info.name or getattr(info.callback, "__name__", "") for info in app.re
 _batch_score = _replace("score")
 _batch_train = _replace("train")
 
-DataDir = Annotated[Path, typer.Argument(help="A data folder in the contract's format.")]
-
 
 @app.command()
 def score(
@@ -241,16 +250,8 @@ def score(
 @app.command()
 def train(
     data_dir: DataDir,
-    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
-    labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--labels",
-            help="labels.csv (dossier_id, proxy_type); may cover part of the dossiers. Without "
-            "labels (or with fewer than 50) a starter model is trained on provinces simulated "
-            "like this one.",
-        ),
-    ] = None,
+    out: ModelOut,
+    labels: Labels = None,
     labels_from_db: Annotated[
         str | None,
         typer.Option(
@@ -261,32 +262,11 @@ def train(
             "var/detector.db.",
         ),
     ] = None,
-    rules: Annotated[
-        Path | None, typer.Option(help="Rule file (default: the packaged rules.yaml).")
-    ] = None,
-    precision_target: Annotated[
-        float, typer.Option(help="Flag threshold: precision to reach on the calibration months.")
-    ] = 0.95,
-    capacity: Annotated[
-        float | None,
-        typer.Option(help="Flag threshold instead from a review capacity (share of dossiers)."),
-    ] = None,
-    review_labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--review-labels",
-            help="Labels the review queue chose (verdicts on its top): they win over --labels "
-            "and train the trees, but only --labels' dossiers calibrate the risk and threshold.",
-        ),
-    ] = None,
-    simulated_provinces: Annotated[
-        int,
-        typer.Option(
-            min=2,
-            max=40,
-            help="Provinces simulated like this one, for the starter (no or few labels).",
-        ),
-    ] = 6,
+    rules: Rules = None,
+    precision_target: PrecisionTarget = 0.95,
+    capacity: Capacity = None,
+    review_labels: ReviewLabels = None,
+    simulated_provinces: SimulatedProvinces = 6,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 
