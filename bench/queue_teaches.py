@@ -12,8 +12,8 @@ Three ways to spend the reviews:
 
 - ``top``: the highest risks first (what a queue without exploration does);
 - ``explore``: 85 % from the top, 15 % drawn by the exploration policy
-  (:func:`explore`: uncertainty sampling near the threshold and random draws
-  from just below it); each drawn verdict carries the inverse of its chance of
+  (:func:`detector.explore.explore`, the one ``detector score --to-db`` uses:
+  uncertainty sampling and random draws from just below the threshold); each drawn verdict carries the inverse of its chance of
   being drawn as its weight and may calibrate the risk, while the top's
   verdicts train the trees only;
 - ``random``: dossiers drawn at random among the month's online ones.
@@ -41,44 +41,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _results import write_results
 
+from detector.explore import EXPLORE_SHARE, explore
 from detector.simulate import SimConfig, simulate, write_province
 from detector.training import fit_detectors
 from features import read_dataset
 from features.compute import compute_features
 from features.contract import LOCAL_TZ, MISUSE_TYPES
 
-#: share of the team's capacity drawn by the exploration policy
-EXPLORE_SHARE = 0.15
 POLICIES = ("top", "explore", "random")
-
-
-def explore(
-    risk: np.ndarray, threshold: float, k: int, taken: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` rows drawn for exploration, and each one's chance of having been drawn.
-
-    Half by uncertainty (weight ``min(risk, 1 - risk)``, highest near even
-    odds), half uniformly from just below the threshold (risk between a fifth
-    of it and it): the queue's top never shows what the model misses there.
-    Rows already reviewed (``taken``) are not drawn again.
-    """
-    free = ~taken
-    uncertain = np.minimum(risk, 1 - risk) * free
-    below = ((risk >= threshold / 5) & (risk < threshold) & free).astype(float)
-    picks: list[int] = []
-    chance = np.zeros(len(risk))
-    for weights, n in ((uncertain, k - k // 2), (below, k // 2)):
-        weights = weights.copy()
-        weights[picks] = 0
-        if weights.sum() <= 0 or n <= 0:
-            continue
-        p = weights / weights.sum()
-        n = min(n, int((p > 0).sum()))
-        chosen = rng.choice(len(risk), n, replace=False, p=p)
-        picks += chosen.tolist()
-        chance = np.maximum(chance, np.minimum(1.0, n * p))
-    idx = np.array(picks, dtype=int)
-    return idx, chance[idx]
 
 
 def review(
@@ -102,7 +72,7 @@ def review(
     taken[top] = True
     drawn, chance = explore(risk, threshold, k - n_top, taken, rng)
     idx = np.r_[top, drawn]
-    weight = np.r_[np.ones(len(top)), 1.0 / np.maximum(chance, 1e-3)]
+    weight = np.r_[np.ones(len(top)), 1.0 / chance]
     return idx, weight, np.r_[np.zeros(len(top), bool), np.ones(len(drawn), bool)]
 
 

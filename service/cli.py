@@ -204,6 +204,15 @@ def score(
             "the unit dashboard; bare: DATABASE_URL, else var/detector.db.",
         ),
     ] = None,
+    explore_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="With --to-db: share of the queue drawn at random below the threshold to teach "
+            "the model (marked as such; a verdict on it is weighted by its chance of being drawn).",
+        ),
+    ] = 0.15,
 ) -> None:
     """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
     if to_db is None:
@@ -230,8 +239,9 @@ def score(
                 bar.update(task, description=msg, advance=1)
 
             summary = load_batch(
-                store, ds, scored, model, at=at, secret=_secret(), progress=loading
-            )
+                store, ds, scored, model, at=at, secret=_secret(), progress=loading,
+                explore_share=explore_share,
+            )  # fmt: skip
             bar.update(task, completed=max(n_flag, 1) + 3)
     finally:
         store.dispose()
@@ -240,7 +250,8 @@ def score(
         f"({n_flag / max(1, len(scored)):.2%}) → {path}"
     )
     console.print(
-        f"case store: {summary.created:,} new cases, {summary.refreshed:,} refreshed, "
+        f"case store: {summary.flagged:,} flagged and {summary.explored:,} drawn to explore; "
+        f"{summary.created:,} new cases, {summary.refreshed:,} refreshed, "
         f"{summary.kept_reviewed:,} reviewed kept as they were; "
         f"{summary.unit_months:,} unit-months, {summary.officer_months:,} officer-months "
         f"({summary.seconds:.1f}s)"
@@ -270,10 +281,12 @@ def train(
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 
-    Verdicts (--labels-from-db) were recorded on cases the review queue chose, so
-    they are not a sample of the dossiers: they train the trees, and only the
-    label file (or, without enough of it, the simulated provinces) calibrates
-    the risk and sets the threshold. With no labels at all, a starter model.
+    Verdicts (--labels-from-db) on cases the queue flagged are not a sample of
+    the dossiers: they train the trees only. Verdicts on cases drawn for
+    exploration are a sample with known chances: each counts 1/propensity and,
+    with the label file, calibrates the risk and sets the threshold (without
+    enough of them, the simulated provinces do). With no labels at all, a
+    starter model.
     """
     if labels_from_db is None:
         _batch_train(
@@ -290,7 +303,7 @@ def train(
     from detector import batch
     from detector.cli import _print_card, _progress, _stage_progress
     from features import read_labels
-    from service.cases.labels import merge_labels, verdict_labels
+    from service.cases.labels import merge_labels, split_by_choice, verdict_labels
 
     if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
         raise UsageError("--precision-target and --capacity must be between 0 and 1")
@@ -300,11 +313,13 @@ def train(
             verdicts = verdict_labels(s)
     finally:
         store.dispose()
+    explored, flagged = split_by_choice(verdicts)
     file_labels = read_labels(labels)[0] if labels is not None else None
+    sample = merge_labels(file_labels, explored)  # the store's verdicts win over an older export
     chosen = read_labels(review_labels)[0] if review_labels is not None else None
-    chosen = merge_labels(chosen, verdicts)  # the store's verdicts win over an older export
+    chosen = merge_labels(chosen, flagged)
     console.print(
-        f"labels: {len(verdicts):,} from verdicts"
+        f"labels: {len(verdicts):,} from verdicts ({len(explored):,} on cases drawn to explore)"
         + ("" if file_labels is None else f", {len(file_labels):,} from {labels}")
         + " (a verdict wins over the file on the same dossier)"
     )
@@ -313,7 +328,7 @@ def train(
             data_dir,
             None,
             out,
-            labels=file_labels,
+            labels=sample if not sample.empty else None,
             review_labels=chosen if not chosen.empty else None,
             rules_path=str(rules) if rules else None,
             precision_target=precision_target,

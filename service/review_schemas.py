@@ -18,6 +18,11 @@ Role = Literal["viewer", "reviewer", "admin"]
 Decision = Literal["misuse", "legitimate", "needs_info"]
 Status = Literal["open", "needs_info", "misuse", "legitimate"]
 _LOCAL_TIME = "ISO 8601 on the local clock, e.g. 2025-03-14T08:12:45+07:00"
+ChosenBy = Literal["queue", "exploration"]
+_CHOSEN_BY = (
+    "queue: flagged by its risk; exploration: drawn at random below the threshold to teach "
+    "the model (a verdict on it counts 1/propensity in training)"
+)
 
 
 # ----------------------------------------------------------------- session
@@ -59,6 +64,7 @@ class QueueItemOut(BaseModel):
     assignee: str | None = Field(default=None, description="username, or null when unassigned")
     reasons: list[str] = Field(description="reason codes, most important first")
     data_gaps: int = Field(ge=0, description="how many things the data could not tell")
+    chosen_by: ChosenBy = Field(description=_CHOSEN_BY)
 
 
 class QueuePageOut(BaseModel):
@@ -124,6 +130,8 @@ class CaseOut(BaseModel):
     source: Literal["batch", "api"]
     scored_at: str = Field(description="review (batch, all facts) or submission (API)")
     model_version: str
+    chosen_by: ChosenBy = Field(description=_CHOSEN_BY)
+    propensity: float = Field(gt=0, le=1, description="the chance the case had of being chosen")
     reasons: list[Reason]
     data_gaps: list[str]
     probabilities: dict[str, float]

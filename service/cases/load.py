@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from detector.artifacts import load
 from detector.batch import unit_report
+from detector.explore import EXPLORE_SHARE, exploration_count, explore, interleave
 from detector.fastscore import FastScorer, Reason
 from features import Dataset, EntityIndex, evidence_subgraph, mark, to_json
 from features.compute import FeatureFrame, compute_features
@@ -69,6 +72,7 @@ class LoadSummary:
 
     scored: int = 0
     flagged: int = 0
+    explored: int = 0
     created: int = 0
     refreshed: int = 0
     kept_reviewed: int = 0
@@ -185,6 +189,9 @@ def _case_rows(
                 "source": "batch",
                 "scored_at": at,
                 "model_version": model_version,
+                "chosen_by": str(r["chosen_by"]),
+                "propensity": float(r["propensity"]),
+                "priority": float(r["priority"]),
             }
         )
     return out
@@ -249,6 +256,48 @@ def refresh_statistics(s: Session) -> None:
     s.execute(sa.text("ANALYZE cases"))
 
 
+def _queue_order(
+    store: CaseStore,
+    scored: pd.DataFrame,
+    threshold: float,
+    share: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The flagged rows and the exploration draw, in the queue's order, with why and priority.
+
+    Flagged rows come by risk (priority = risk). Beside them
+    :func:`detector.explore.exploration_count` unflagged dossiers are drawn
+    by :func:`detector.explore.explore` (never one that already has a case)
+    and spread through the queue by :func:`detector.explore.interleave`.
+    Columns added: ``chosen_by``, ``propensity``, ``priority``.
+    """
+    rows = scored.drop_duplicates("dossier_id")
+    is_flagged = rows["flagged"].astype(bool).to_numpy()
+    flagged = rows[is_flagged].sort_values("risk_score", ascending=False, kind="stable")
+    flagged = flagged.assign(chosen_by="queue", propensity=1.0, priority=flagged["risk_score"])
+    k = exploration_count(len(flagged), share)
+    if k == 0:
+        return flagged
+    pool = rows[~is_flagged]
+    with store.session() as s:
+        have = set(s.scalars(sa.select(Case.dossier_id)))
+    taken = pool["dossier_id"].astype(str).isin(have).to_numpy()
+    idx, chance = explore(pool["risk_score"].to_numpy(float), threshold, k, taken, rng)
+    if len(idx) == 0:
+        return flagged
+    drawn = pool.iloc[idx].assign(chosen_by="exploration", propensity=chance)
+    drawn = drawn.iloc[rng.permutation(len(drawn))]  # any first page: a random part of the draw
+    after = interleave(len(flagged), len(drawn), share)
+    risk = flagged["risk_score"].to_numpy(float)
+    drawn["priority"] = np.where(after >= 0, risk[np.maximum(after, 0)] if len(risk) else 0.0,
+                                 drawn["risk_score"].to_numpy(float))  # fmt: skip
+    order = np.r_[
+        np.arange(len(flagged)) * 2 + 1, (after + 1) * 2
+    ]  # exploration j after flagged after[j]
+    both = pd.concat([flagged, drawn], ignore_index=True)
+    return both.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+
+
 def _report_rows(
     ds: Dataset, scored: pd.DataFrame
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -276,8 +325,15 @@ def load_batch(
     progress: Progress | None = None,
     features: FeatureFrame | None = None,
     index: EntityIndex | None = None,
+    explore_share: float = EXPLORE_SHARE,
+    seed: int | None = None,
 ) -> LoadSummary:
     """Create or refresh a case for every flagged dossier of a batch run, and the dashboard.
+
+    Beside the flagged dossiers, ``explore_share`` of the queue is drawn below
+    the threshold to teach the model (:mod:`detector.explore`): such cases are
+    marked ``chosen_by = "exploration"``, keep their chance of being drawn and
+    are spread evenly through the queue.
 
     Parameters
     ----------
@@ -303,6 +359,11 @@ def load_batch(
         it (otherwise computed again, which costs about as much as scoring).
     index
         An :class:`EntityIndex` of ``ds`` to reuse.
+    explore_share
+        Share of the queue drawn for exploration (0 for none; below 1).
+    seed
+        Seed of the exploration draw (None: a fresh one, recorded in the
+        audit entry so the draw can be repeated).
 
     Returns
     -------
@@ -311,7 +372,8 @@ def load_batch(
     Raises
     ------
     UsageError
-        ``at`` is not a moment, or ``scored`` lacks the details columns.
+        ``at`` is not a moment, ``explore_share`` is not in [0, 1), or
+        ``scored`` lacks the details columns.
 
     Notes
     -----
@@ -329,29 +391,33 @@ def load_batch(
         raise UsageError(
             f"scores: expected the details columns of score_dataset, missing {', '.join(missing)}"
         )
+    if not 0 <= explore_share < 1:
+        raise UsageError(f"explore share must be from 0 to below 1 (got {explore_share})")
     det, card = load(model_dir, at)
     fast = FastScorer.from_detector(det)
     summary = LoadSummary(scored=len(scored))
-    flagged = scored[scored["flagged"].astype(bool)].drop_duplicates("dossier_id")
-    flagged = flagged.sort_values("risk_score", ascending=False, kind="stable")
-    summary.flagged = len(flagged)
+    seed = int(secrets.randbits(32)) if seed is None else seed
+    queued = _queue_order(store, scored, float(det.threshold_), explore_share,
+                          np.random.default_rng(seed))  # fmt: skip
+    summary.explored = int((queued["chosen_by"] == "exploration").sum())
+    summary.flagged = len(queued) - summary.explored
     if features is None:
         _say(progress, f"features at {at}")
         features = compute_features(ds.tables, ds.present, at)
     if index is None:
         _say(progress, "entity index")
         index = EntityIndex.from_dataset(ds)
-    fields = _dossier_fields(ds, pd.Index(flagged["dossier_id"].astype(str)))
+    fields = _dossier_fields(ds, pd.Index(queued["dossier_id"].astype(str)))
     pseudonymise = evidence_pseudonymiser(secret)
-    for start in range(0, len(flagged), CHUNK):
-        chunk = flagged.iloc[start : start + CHUNK]
+    for start in range(0, len(queued), CHUNK):  # in the queue's order: ids break equal priorities
+        chunk = queued.iloc[start : start + CHUNK]
         rows = _case_rows(
             chunk, fields, features, fast, index,
             at=at, pseudonymise=pseudonymise, model_version=str(card["model_version"]),
         )  # fmt: skip
         with store.session() as s:
             _write_cases(s, rows, summary)
-        _say(progress, f"cases {min(start + CHUNK, len(flagged)):,}/{len(flagged):,}")
+        _say(progress, f"cases {min(start + CHUNK, len(queued)):,}/{len(queued):,}")
     _say(progress, "unit and officer months")
     unit_rows, officer_rows = _report_rows(ds, scored)
     summary.unit_months, summary.officer_months = len(unit_rows), len(officer_rows)
@@ -369,11 +435,14 @@ def load_batch(
                 "source": "batch",
                 "at": at,
                 "model_version": str(card["model_version"]),
+                "explore_share": explore_share,
+                "explore_seed": seed,
                 **summary.as_dict(),
             },
         )
     log.info(
-        "cases loaded: %d flagged, %d new, %d refreshed, %d reviewed kept",
-        summary.flagged, summary.created, summary.refreshed, summary.kept_reviewed,
+        "cases loaded: %d flagged, %d drawn to explore, %d new, %d refreshed, %d reviewed kept",
+        summary.flagged, summary.explored, summary.created, summary.refreshed,
+        summary.kept_reviewed,
     )  # fmt: skip
     return summary

@@ -32,6 +32,15 @@ DECISION_TYPES: dict[str, tuple[str, ...]] = {
 }
 #: where a case came from
 CASE_SOURCES: tuple[str, ...] = ("batch", "api")
+#: why a case is in the queue: flagged (its risk put it there), or drawn to teach the model
+#: (an unflagged dossier drawn at random with a known chance, see detector.explore)
+CHOSEN_BY: tuple[str, ...] = ("queue", "exploration")
+
+
+def _risk_as_priority(ctx: Any) -> float:
+    """A new case's default queue priority: its risk (exploration cases are given theirs)."""
+    return float(ctx.get_current_parameters()["risk_score"])
+
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
@@ -101,10 +110,21 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    #: queue (flagged) or exploration (drawn below the threshold to teach the model); 0004
+    chosen_by: Mapped[str] = mapped_column(sa.String(16), default="queue", server_default="queue")
+    #: the chance the case had of being drawn: 1 for flagged cases; a verdict counts 1/propensity
+    propensity: Mapped[float] = mapped_column(default=1.0, server_default="1")
+    #: the queue's order, highest first then id: the risk, or for an exploration case the
+    #: risk of the flagged case it follows (detector.explore.interleave)
+    priority: Mapped[float] = mapped_column(default=_risk_as_priority)
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CASE_STATUSES!r}", name="ck_cases_status"),
         sa.CheckConstraint(f"source IN {CASE_SOURCES!r}", name="ck_cases_source"),
+        sa.CheckConstraint(f"chosen_by IN {CHOSEN_BY!r}", name="ck_cases_chosen_by"),
+        sa.CheckConstraint("propensity > 0 AND propensity <= 1", name="ck_cases_propensity"),
+        sa.Index("ix_cases_priority", sa.text("priority DESC"), "id"),  # 0004
+        sa.Index("ix_cases_status_priority", "status", sa.text("priority DESC"), "id"),  # 0004
         sa.Index("ix_cases_status_score", "status", sa.text("risk_score DESC")),
         sa.Index("ix_cases_score", sa.text("risk_score DESC")),
         sa.Index("ix_cases_unit_month_status", "unit_id", "month", "status"),  # 0003

@@ -59,6 +59,7 @@ __all__ = [
 
 #: the queue's sort keys (prefix ``-`` for descending)
 SORT_KEYS: dict[str, Any] = {
+    "priority": Case.priority,
     "risk_score": Case.risk_score,
     "submitted_at": Case.submitted_at,
     "unit_id": Case.unit_id,
@@ -75,7 +76,9 @@ class QueueFilter:
     """Which cases the queue shows, in which order, which page.
 
     ``assignee`` is a username, or ``"none"`` for unassigned cases; ``sort``
-    one of :data:`SORT_KEYS`, prefixed with ``-`` for descending.
+    one of :data:`SORT_KEYS`, prefixed with ``-`` for descending. The default,
+    ``-priority``, is the queue's own order: the risk, with the exploration
+    cases spread evenly through it (:mod:`detector.explore`).
     """
 
     unit_id: str | None = None
@@ -85,7 +88,7 @@ class QueueFilter:
     min_score: float | None = None
     max_score: float | None = None
     assignee: str | None = None
-    sort: str = "-risk_score"
+    sort: str = "-priority"
     page: int = 1
     per_page: int = 50
 
@@ -163,6 +166,7 @@ _ITEM_COLUMNS = (
     User.username,
     Case.reasons,
     Case.data_gaps,
+    Case.chosen_by,
 )
 
 
@@ -189,11 +193,16 @@ def _where(f: QueueFilter) -> list[sa.ColumnElement[bool]]:
 
 
 def _order(f: QueueFilter) -> list[sa.ColumnElement[Any]]:
-    """The sort column, then the score (highest first) and the id, so pages never overlap."""
+    """The sort column, then the score (highest first) and the id, so pages never overlap.
+
+    By priority the id alone breaks ties: a load writes its cases in the
+    queue's order, so an exploration case follows the flagged case whose
+    priority it took, even among equal risks.
+    """
     key = f.sort.removeprefix("-")
     col = SORT_KEYS[key]
     first = col.desc() if f.sort.startswith("-") else col.asc()
-    if key == "risk_score":
+    if key in ("risk_score", "priority"):
         return [first, Case.id.asc()]
     return [first, Case.risk_score.desc(), Case.id.asc()]
 
@@ -213,6 +222,7 @@ def _item(row: sa.Row[Any]) -> dict[str, Any]:
         "assignee": row.username,
         "reasons": reason_codes(row.reasons),
         "data_gaps": len(row.data_gaps or []),
+        "chosen_by": row.chosen_by,
     }
 
 
@@ -226,8 +236,9 @@ def queue(s: Session, f: QueueFilter) -> QueuePage:
 
     Notes
     -----
-    Two steps: the page's ids first (``ORDER BY risk_score DESC LIMIT``
-    walks ``ix_cases_score`` or ``ix_cases_status_score`` and stops after a
+    Two steps: the page's ids first (``ORDER BY priority DESC, id LIMIT``
+    walks ``ix_cases_priority`` or ``ix_cases_status_priority``, by risk
+    ``ix_cases_score`` or a filter's score index, and stops after a
     page, never touching the large JSON columns), then those rows' item
     columns. The count uses the same filters on the indexes. Deep pages cost
     an OFFSET scan, which is fine for a queue read from the top.
@@ -393,6 +404,8 @@ def case_detail(
         "source": case.source,
         "scored_at": case.scored_at,
         "model_version": case.model_version,
+        "chosen_by": case.chosen_by,
+        "propensity": float(case.propensity),
         "reasons": list(case.reasons or []),
         "data_gaps": list(case.data_gaps or []),
         "probabilities": dict(case.probabilities or {}),

@@ -77,6 +77,7 @@ EXPORT_COLUMNS = (
     "assignee",
     "reasons",
     "data_gaps",
+    "chosen_by",
 )
 _SORTS = ", ".join(SORT_KEYS)
 
@@ -102,7 +103,7 @@ def queue_filter(
     ] = None,
     sort: Annotated[
         str, Query(max_length=32, description=f"{_SORTS}; prefix '-' for descending")
-    ] = "-risk_score",
+    ] = "-priority",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> QueueFilter:
@@ -136,7 +137,11 @@ Filter = Annotated[QueueFilter, Depends(queue_filter)]
     responses=_READ_ERRORS,
 )
 def list_cases(who: Reader, f: Filter, store: CasesDep) -> dict[str, Any]:
-    """Cases matching the filters, highest risk first unless ``sort`` says otherwise."""
+    """Cases matching the filters in the queue's order unless ``sort`` says otherwise.
+
+    The queue's order (``-priority``) is by risk, with the cases drawn to
+    teach the model (``chosen_by: exploration``) spread evenly through it.
+    """
     with store.session() as s:
         page = queue(s, f)
     return asdict(page)

@@ -93,7 +93,23 @@ _UI: dict[str, tuple[str, str]] = {
     "col_assignee": ("Người xử lý", "Assignee"),
     "col_reasons": ("Lý do", "Reasons"),
     "col_gaps": ("Thiếu dữ liệu", "Data gaps"),
+    "sort_priority": ("Thứ tự hàng đợi", "Queue order"),
     "sort_risk_score": ("Điểm rủi ro", "Risk score"),
+    "explore_badge": ("Khám phá", "Exploration"),
+    "explore_badge_title": (
+        "Không bị gắn cờ: được chọn ngẫu nhiên dưới ngưỡng để mô hình học từ kết luận của đoàn",
+        "Not flagged: drawn at random below the threshold so the model learns from your verdict",
+    ),
+    "explore_note": (
+        "Hồ sơ này không bị gắn cờ. Nó được chọn ngẫu nhiên trong số các hồ sơ có điểm dưới "
+        "ngưỡng (khả năng được chọn {chance}) để mô hình học từ kết luận của đoàn về những gì nó "
+        "có thể bỏ sót. Hãy xem xét và kết luận như mọi hồ sơ khác; điểm thấp không có nghĩa là "
+        "hồ sơ hợp lệ.",
+        "This dossier was not flagged. It was drawn at random among dossiers scored below the "
+        "threshold (chance of being drawn {chance}) so the model learns from your verdict what "
+        "it may be missing. Review and decide it like any other; a low score does not mean it "
+        "is legitimate.",
+    ),
     "sort_submitted_at": ("Ngày nộp", "Submitted"),
     "sort_unit_id": ("Đơn vị", "Unit"),
     "sort_month": ("Tháng", "Month"),

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from detector.artifacts import load_card
+from detector.explore import exploration_count
 from service.app import create_app
 from service.cases.db import CaseStore
 from service.cases.labels import merge_labels, verdict_labels
@@ -76,7 +77,11 @@ def test_score_to_db_then_user_add_then_train_from_the_verdicts(
                     "--since", SINCE, "--to-db", url)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     flagged = pd.read_csv(scores, dtype={"dossier_id": str}).query("flagged")
-    assert f"case store: {len(flagged):,} new cases" in proc.stdout
+    explored = exploration_count(len(flagged))  # 15 % of the queue drawn to teach the model
+    assert (
+        f"case store: {len(flagged):,} flagged and {explored:,} drawn to explore; "
+        f"{len(flagged) + explored:,} new cases"
+    ) in proc.stdout
     # the scores file is the contract's (no details asked), whatever the store got
     assert list(pd.read_csv(scores, nrows=1).columns) == [
         "dossier_id", "risk_score", "proxy_type", "flagged", "reasons",
@@ -106,26 +111,38 @@ def test_score_to_db_then_user_add_then_train_from_the_verdicts(
         ]
         top = list(
             s.execute(
-                sa.select(Case.id, Case.dossier_id).order_by(Case.risk_score.desc()).limit(40)
+                sa.select(Case.id, Case.dossier_id)
+                .where(Case.chosen_by == "queue")
+                .order_by(Case.risk_score.desc())
+                .limit(40)
             )
         )
-        for case_id, dossier_id in top:
+        drawn = list(
+            s.execute(
+                sa.select(Case.id, Case.dossier_id).where(Case.chosen_by == "exploration").limit(10)
+            )
+        )
+        assert len(drawn) == 10
+        for case_id, dossier_id in top + drawn:
             t = truth[dossier_id]
             decision = "misuse" if t in ("identity_misuse", "officer_proxy") else "legitimate"
             record_verdict(s, case_id, who, decision, t)
         verdicts = verdict_labels(s)
     store.dispose()
-    assert len(verdicts) == 40
+    assert len(verdicts) == 50
+    drawn_verdicts = verdicts[verdicts["chosen_by"] == "exploration"]
+    assert len(drawn_verdicts) == 10  # each counts 1/propensity (at least once)
+    assert (drawn_verdicts["weight"] >= 1).all() and (verdicts["weight"] > 1).any()
     out = tmp_path / "model2"
     proc = detector("train", data, "--labels", str(partial_labels), "--labels-from-db", url,
                     "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     merged = merge_labels(pd.read_csv(partial_labels, dtype=str), verdicts)
     card = load_card(out)
-    # the verdicts are December's, the file's labels end in October: 40 more labelled dossiers
-    assert card["training"]["labelled"] == len(merged) == len(pd.read_csv(partial_labels)) + 40
-    assert "40 from verdicts" in proc.stdout
-    # the queue chose those 40: they train the trees but do not calibrate the risk
+    # the verdicts are December's, the file's labels end in October: 50 more labelled dossiers
+    assert card["training"]["labelled"] == len(merged) == len(pd.read_csv(partial_labels)) + 50
+    assert "50 from verdicts (10 on cases drawn to explore)" in proc.stdout
+    # the queue flagged 40: they train the trees but do not calibrate the risk; the 10 drawn do
     assert card["training"]["labels_chosen_by_review"] == 40
 
 
@@ -141,8 +158,11 @@ def test_a_bare_to_db_uses_database_url(
     flagged = pd.read_csv(tmp_path / "s.csv", dtype={"dossier_id": str}).query("flagged")
     store = CaseStore(db_url)
     with store.session() as s:
-        assert sorted(s.scalars(sa.select(Case.dossier_id))) == sorted(flagged["dossier_id"])
+        cases = dict(s.execute(sa.select(Case.dossier_id, Case.chosen_by)).tuples().all())
     store.dispose()
+    queued = sorted(d for d, why in cases.items() if why == "queue")
+    assert queued == sorted(flagged["dossier_id"])
+    assert len(cases) - len(queued) == exploration_count(len(queued))
     assert not (tmp_path / "var" / "detector.db").exists()  # DATABASE_URL, not the default file
     # the evidence's pseudonyms are keyed with the installation's own secret, made at 0600
     assert (tmp_path / "var" / "secret").stat().st_mode & 0o777 == 0o600

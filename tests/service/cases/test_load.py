@@ -21,8 +21,10 @@ import sqlalchemy as sa
 
 from detector.artifacts import load_card
 from detector.batch import score_dataset, unit_report
+from detector.explore import EXPLORE_SHARE, exploration_count
 from features import EntityIndex, owner_id_kind, read_dataset
 from features.compute import compute_features
+from features.errors import UsageError
 from service.cases import audit
 from service.cases._evidence import suspicious_edges
 from service.cases.db import CaseStore
@@ -56,7 +58,8 @@ def run(province_dir: Path, model_dir: Path) -> dict[str, Any]:
 
 
 def load(store: CaseStore, run: dict[str, Any], model_dir: Path, **kw: Any) -> LoadSummary:
-    args = {"features": run["features"], "index": run["index"], **kw}
+    """A load; without exploration unless asked (the flagged cases are what most tests check)."""
+    args = {"features": run["features"], "index": run["index"], "explore_share": 0.0, **kw}
     return load_batch(
         store, run["ds"], run["scored"], model_dir, at="review", secret=SECRET, **args
     )
@@ -256,7 +259,6 @@ def test_the_dashboard_shows_unit_report_figures(
 def test_load_refuses_scores_without_the_details_columns(
     case_store: CaseStore, run: dict[str, Any], model_dir: Path
 ) -> None:
-    from features.errors import UsageError
 
     bare = run["scored"][["dossier_id", "risk_score", "proxy_type", "flagged", "reasons"]]
     with pytest.raises(UsageError, match="missing data_gaps"):
@@ -324,7 +326,7 @@ def test_a_load_at_submission_draws_only_what_was_known_then(
     scored = score_dataset(ds, model_dir, at="submission", since="2025-12-15")
     summary = load_batch(case_store, ds, scored, model_dir, at="submission", secret=SECRET,
                          index=run["index"])  # fmt: skip
-    assert summary.created == int(scored["flagged"].sum()) > 0
+    assert summary.created == int(scored["flagged"].sum()) + summary.explored > summary.explored
     for c in all_cases(case_store):
         assert c.scored_at == "submission" and c.evidence is not None
         graph = c.evidence["graph"]
@@ -333,3 +335,43 @@ def test_a_load_at_submission_draws_only_what_was_known_then(
         # every related dossier was submitted before this one
         submitted = c.dossier["submitted_at"]
         assert all(r["submitted_at"] < submitted for r in c.evidence["related"])
+
+
+def test_a_load_draws_its_share_below_the_threshold_to_teach_the_model(
+    case_store: CaseStore, run: dict[str, Any], model_dir: Path
+) -> None:
+    summary = load(case_store, run, model_dir, explore_share=EXPLORE_SHARE, seed=7)
+    want = flagged(run)
+    assert summary.flagged == len(want)
+    assert summary.explored == exploration_count(len(want)) > 0
+    assert summary.created == summary.flagged + summary.explored
+    scored = run["scored"].set_index("dossier_id")
+    threshold = float(scored.loc[want.index, "risk_score"].min())
+    cases = all_cases(case_store)
+    drawn = [c for c in cases if c.chosen_by == "exploration"]
+    assert len(drawn) == summary.explored
+    for c in drawn:  # unflagged, with a known chance of having been drawn, and a whole case
+        assert not scored.at[c.dossier_id, "flagged"]
+        assert c.risk_score < threshold and 0 < c.propensity <= 1
+        assert c.evidence is not None and c.evidence["graph"]["nodes"]
+    assert all(c.propensity == 1.0 for c in cases if c.chosen_by == "queue")
+    # the queue spreads them: any first page holds about their share
+    with case_store.session() as s:
+        first = queue(s, QueueFilter(per_page=40)).items
+        loads = audit.entries(s, action="cases_load")
+    share = sum(i["chosen_by"] == "exploration" for i in first) / len(first)
+    assert abs(share - EXPLORE_SHARE) <= 0.05
+    assert loads[0].detail["explore_seed"] == 7 and loads[0].detail["explored"] == len(drawn)
+    # a second load draws again among dossiers without a case: never one twice
+    again = load(case_store, run, model_dir, explore_share=EXPLORE_SHARE, seed=8)
+    assert again.created == again.explored
+    with case_store.session() as s:
+        dossiers = list(s.scalars(sa.select(Case.dossier_id)))
+    assert len(dossiers) == len(set(dossiers)) == summary.created + again.created
+
+
+def test_load_refuses_an_impossible_exploration_share(
+    case_store: CaseStore, run: dict[str, Any], model_dir: Path
+) -> None:
+    with pytest.raises(UsageError, match="explore share must be from 0 to below 1"):
+        load(case_store, run, model_dir, explore_share=1.0)

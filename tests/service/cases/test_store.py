@@ -31,7 +31,7 @@ from features import mask_value
 from service.cases._private import viewer_graph
 from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feeder_state, star_graph
-from service.cases.labels import merge_labels, verdict_labels
+from service.cases.labels import merge_labels, split_by_choice, verdict_labels
 from service.cases.models import Case, OfficerMonth, UnitMonth
 from service.cases.queue import (
     CaseForbidden,
@@ -115,6 +115,25 @@ def test_status_and_assignee_filters_follow_verdicts_and_assignments(
     assert page(case_store, assignee="nobody-such") == []
 
 
+def test_an_exploration_case_takes_its_place_in_the_queue_not_its_risks(
+    case_store: CaseStore, ids: dict[str, int]
+) -> None:
+    """Drawn below the threshold, it would sit at the bottom by risk; the queue shows it
+    after the flagged case whose priority it took (its later id breaks the tie)."""
+    with case_store.session() as s:
+        d1 = s.get(Case, ids["D1"])
+        assert d1 is not None and d1.priority == d1.risk_score  # a flagged case: its risk
+        s.add(make_case("E1", "U01", "2025-12", 0.30, "self", chosen_by="exploration",
+                        propensity=0.05, priority=d1.priority))  # fmt: skip
+    assert page(case_store) == ["D1", "E1", "D2", "D3", "D4", "D5"]
+    assert page(case_store, sort="-risk_score") == ["D1", "D2", "D3", "D4", "D5", "E1"]
+    with case_store.session() as s:
+        item = queue(s, QueueFilter(per_page=2)).items[1]
+        case = case_detail(s, item["id"])
+    assert item["chosen_by"] == case["chosen_by"] == "exploration"
+    assert case["propensity"] == 0.05
+
+
 def test_pages_cover_every_match_once(case_store: CaseStore, ids: dict[str, int]) -> None:
     # 5 matches, 2 per page: pages of 2, 2 and 1, then an empty page past the end
     with case_store.session() as s:
@@ -144,6 +163,7 @@ def test_a_queue_item_has_the_listed_keys_and_no_personal_value(
         "assignee": None,
         "reasons": ["R101", "M.dev_accounts"],
         "data_gaps": 1,
+        "chosen_by": "queue",
     }
 
 
@@ -450,12 +470,20 @@ def test_verdict_labels_take_each_case_latest_decided_verdict(
         record_verdict(s, ids["D2"], who["rita"], "needs_info", None)  # reopened: no label
         record_verdict(s, ids["D3"], who["rita"], "needs_info", None)
         record_verdict(s, ids["D4"], who["rita"], "legitimate", "assisted")
+        # D4 was drawn to teach the model, with one chance in four: its verdict counts 4 times
+        s.execute(
+            sa.update(Case)
+            .where(Case.id == ids["D4"])
+            .values(chosen_by="exploration", propensity=0.25)
+        )
     with case_store.session() as s:
         got = verdict_labels(s)
     assert got.to_dict("records") == [
-        {"dossier_id": "D1", "proxy_type": "identity_misuse"},
-        {"dossier_id": "D4", "proxy_type": "assisted"},
+        {"dossier_id": "D1", "proxy_type": "identity_misuse", "weight": 1.0, "chosen_by": "queue"},
+        {"dossier_id": "D4", "proxy_type": "assisted", "weight": 4.0, "chosen_by": "exploration"},
     ]
+    explored, flagged = split_by_choice(got)
+    assert explored["dossier_id"].tolist() == ["D4"] and flagged["dossier_id"].tolist() == ["D1"]
 
 
 def test_merged_labels_let_a_verdict_win_over_the_file() -> None:
@@ -465,14 +493,21 @@ def test_merged_labels_let_a_verdict_win_over_the_file() -> None:
             "proxy_type": ["self", "family", "self", "assisted"],
         }
     )
-    verdicts = pd.DataFrame({"dossier_id": ["D1", "D7"], "proxy_type": ["identity_misuse", "self"]})
+    verdicts = pd.DataFrame(
+        {
+            "dossier_id": ["D1", "D7"],
+            "proxy_type": ["identity_misuse", "self"],
+            "weight": [1.0, 4.0],
+        }
+    )
     merged = merge_labels(file_labels, verdicts)
-    # D1: the verdict beats the file; D9: the file's first row; D7: a verdict the file lacks
+    # D1: the verdict beats the file; D9: the file's first row; D7: a verdict the file lacks,
+    # keeping its weight (a file's label counts once)
     assert merged.to_dict("records") == [
-        {"dossier_id": "D1", "proxy_type": "identity_misuse"},
-        {"dossier_id": "D4", "proxy_type": "assisted"},
-        {"dossier_id": "D7", "proxy_type": "self"},
-        {"dossier_id": "D9", "proxy_type": "family"},
+        {"dossier_id": "D1", "proxy_type": "identity_misuse", "weight": 1.0},
+        {"dossier_id": "D4", "proxy_type": "assisted", "weight": 1.0},
+        {"dossier_id": "D7", "proxy_type": "self", "weight": 4.0},
+        {"dossier_id": "D9", "proxy_type": "family", "weight": 1.0},
     ]
     assert merge_labels(None, verdicts).equals(
         verdicts.sort_values("dossier_id").reset_index(drop=True)
@@ -531,6 +566,7 @@ def test_the_feeder_makes_api_cases_once_and_never_overwrites_a_batch_case(
         a1_id = s.scalar(sa.select(Case.id).where(Case.dossier_id == "A1"))
         assert a1_id is not None
         a1 = case_detail(s, a1_id)
+        a1_priority = s.scalar(sa.select(Case.priority).where(Case.id == a1_id))
         state = s.execute(sa.select(feeder_state)).all()
     assert sorted(i["dossier_id"] for i in page_.items) == [
         "A1",
@@ -544,6 +580,7 @@ def test_the_feeder_makes_api_cases_once_and_never_overwrites_a_batch_case(
     assert (d5["source"], d5["risk_score"]) == ("batch", 0.40)  # the batch case stays as it was
     assert (a1["source"], a1["scored_at"], a1["month"]) == ("api", "submission", "2025-12")
     assert a1["model_version"] == "m-api" and a1["data_gaps"] == ["no_people_registry"]
+    assert (a1["chosen_by"], a1["propensity"], a1_priority) == ("queue", 1.0, 0.9)  # its risk
     assert a1["dossier"]["owner_id"] == mask_value(OWNER_ID)
     assert [(name, seq) for name, seq, _ in state] == [("api", 5)]
     # the star graph: the payment reason marks the dossier's payment edge, pseudonymised
@@ -594,3 +631,29 @@ def test_migration_0002_adds_the_feeder_state_and_the_queue_indexes_and_goes_bac
     assert "ix_cases_score" in indexes  # 0001's own are untouched
     migrate(case_store.engine)
     assert "feeder_state" in shape()[0]
+
+
+def test_migration_0004_gives_every_case_its_risk_as_priority_and_goes_back(
+    case_store: CaseStore, ids: dict[str, int]
+) -> None:
+    from alembic import command
+
+    from service.cases.db import alembic_config, migrate
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(case_store.engine).get_columns("cases")}
+
+    cfg = alembic_config(str(case_store.engine.url))
+    with case_store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert not {"chosen_by", "propensity", "priority"} & columns()
+    with case_store.engine.begin() as conn:  # an older store's cases, then the upgrade
+        conn.execute(sa.text("UPDATE cases SET risk_score = 0.42 WHERE dossier_id = 'D5'"))
+    migrate(case_store.engine)
+    with case_store.session() as s:
+        rows = s.execute(sa.select(Case.dossier_id, Case.priority, Case.risk_score, Case.chosen_by,
+                                   Case.propensity)).all()  # fmt: skip
+    assert len(rows) == 5
+    assert all(p == r and c == "queue" and w == 1.0 for _, p, r, c, w in rows)
+    assert page(case_store)[-1] == "D5"

@@ -384,3 +384,34 @@ def test_static_files_are_served_locally() -> None:
         text = (Path(STATIC_DIR) / name).read_text(encoding="utf-8")
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
         assert "https://" not in text
+
+
+def test_a_case_drawn_to_explore_is_marked_in_the_queue_and_on_its_page(
+    client: TestClient, store: CaseStore
+) -> None:
+    with store.session() as s:
+        drawn = _case(8, risk_score=0.12, proxy_type="family", chosen_by="exploration",
+                      propensity=0.04, priority=0.87)  # fmt: skip
+        s.add(drawn)
+        s.flush()
+        case_id = drawn.id
+    try:
+        _login(client, "chi")
+        queue_page = client.get("/cases").text
+        row = re.search(rf'<tr data-case="{case_id}">(.*?)</tr>', queue_page, re.S)
+        assert row is not None, "the queue's first page shows it, by its priority, not its risk"
+        assert "Khám phá" in row.group(1) and "dưới ngưỡng" in row.group(1)
+        assert "chosen-exploration" not in queue_page.replace(row.group(0), "")  # only that row
+        page = client.get(f"/cases/{case_id}").text
+        note = re.search(r'id="exploration-note">([^<]+)<', page)
+        assert note is not None and "không bị gắn cờ" in note.group(1) and "4,0%" in note.group(1)
+        client.get("/lang/en", params={"next": "/cases"})
+        note_en = re.search(r'id="exploration-note">([^<]+)<', client.get(f"/cases/{case_id}").text)
+        assert note_en is not None and "was not flagged" in note_en.group(1)
+        assert "4.0%" in note_en.group(1)
+        flagged_page = client.get("/cases/1").text
+        assert 'id="exploration-note"' not in flagged_page
+    finally:
+        client.get("/lang/vi")
+        with store.session() as s:
+            s.execute(sa.delete(Case).where(Case.id == case_id))
