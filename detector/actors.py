@@ -96,7 +96,8 @@ RANK_COLUMNS = [
     "max_risk",
     "main_type",
 ]
-_TYPE_ORDER = {t: i for i, t in enumerate((*MISUSE_TYPES, *PROXY_TYPES))}
+#: predicted types in the order that breaks a tie for a case's main type (misuse first)
+_TYPE_ORDER = tuple(dict.fromkeys((*MISUSE_TYPES, *PROXY_TYPES)))
 
 
 def misuse_probability(scored: pd.DataFrame) -> np.ndarray:
@@ -120,13 +121,23 @@ def _with_ids(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def _codes(values: pd.Series) -> np.ndarray:
-    """Integer codes of the values, -1 for unknown (NaN or an empty string)."""
-    v = values.astype(object).where(values.notna() & (values.astype(str).str.strip() != ""))
-    codes, _ = pd.factorize(v, use_na_sentinel=True)
+    """Integer codes of the values, -1 for unknown (missing or blank)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    blank = (pd.Series(uniques, dtype=object).astype(str).str.strip() == "").to_numpy()
+    if blank.any():
+        codes = np.where((codes >= 0) & blank[np.maximum(codes, 0)], -1, codes)
     return codes
 
 
-def _group_sizes(codes: np.ndarray, owners: np.ndarray, among: np.ndarray) -> tuple:
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The ``a`` of each distinct (a, b) pair of non-negative codes (hashing, not sorting)."""
+    key = a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b
+    return pd.unique(key) // (int(b.max(initial=0)) + 1)
+
+
+def _group_sizes(
+    codes: np.ndarray, owners: np.ndarray, among: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row: how many rows (of ``among``) share its code, and how many distinct owners."""
     c = np.where(among, codes, -1)
     valid = c >= 0
@@ -136,23 +147,26 @@ def _group_sizes(codes: np.ndarray, owners: np.ndarray, among: np.ndarray) -> tu
         return size, n_own
     k = int(c.max()) + 1
     counts = np.bincount(c[valid], minlength=k)
-    pairs = np.unique(np.stack([c[valid], owners[valid]]), axis=1)
-    distinct = np.bincount(pairs[0], minlength=k)
+    distinct = np.bincount(_distinct_pairs(c[valid], owners[valid]), minlength=k)
     size[valid], n_own[valid] = counts[c[valid]], distinct[c[valid]]
     return size, n_own
 
 
 def _month(t: pd.Series) -> pd.Series:
-    t = pd.to_datetime(t, utc=True, errors="coerce")
-    return t.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m")
+    """``YYYY-MM`` in local time (NaN when unknown), formatted once per distinct month."""
+    t = pd.to_datetime(t, utc=True, errors="coerce").dt.tz_convert(LOCAL_TZ)
+    ym = (t.dt.year * 100 + t.dt.month).to_numpy(float)
+    codes, uniques = pd.factorize(ym, use_na_sentinel=True)
+    text = np.array([f"{int(u) // 100:04d}-{int(u) % 100:02d}" for u in uniques] + [np.nan], object)
+    return pd.Series(text[codes], index=t.index)
 
 
-def _pseudonyms(values: pd.Series, pseudonymise: Callable[[str], str]) -> pd.Series:
+def _pseudonyms(values: np.ndarray, pseudonymise: Callable[[str], str]) -> tuple[np.ndarray, ...]:
     """The keyed pseudonym and the masked label of each value, computed once per distinct value."""
-    codes, uniques = pd.factorize(values.astype(str))
-    keys = np.array([pseudonymise(v) for v in uniques.tolist()], dtype=object)
+    codes, uniques = pd.factorize(values)
+    keys = np.array([pseudonymise(str(v)) for v in uniques.tolist()], dtype=object)
     labels = np.array([mask_value(v) for v in uniques.tolist()], dtype=object)
-    return pd.DataFrame({"key": keys[codes], "label": labels[codes]}, index=values.index)
+    return keys[codes], labels[codes]
 
 
 def _joined(scored: pd.DataFrame, dossiers: pd.DataFrame, chosen: object) -> pd.DataFrame:
@@ -162,16 +176,15 @@ def _joined(scored: pd.DataFrame, dossiers: pd.DataFrame, chosen: object) -> pd.
         raise ValueError(f"chosen has {len(keep)} values for {len(s)} scored dossiers")
     s = s[keep].reset_index(drop=True)
     d = dossiers.drop_duplicates("dossier_id", keep="last")
-    rows = pd.Index(d["dossier_id"].to_numpy()).get_indexer(s["dossier_id"].to_numpy())
+    rows = pd.Index(d["dossier_id"]).get_indexer(s["dossier_id"])
     if (rows < 0).any():
         missing = s["dossier_id"].to_numpy()[rows < 0][:3].tolist()
         raise ValueError(f"scored dossiers not in the dossiers table, e.g. {missing}")
-    wanted = [
-        c for c in (*RESOURCES.values(), "owner_id", "received_by", "unit_id", "submitted_at")
-    ]
-    f = pd.DataFrame(
-        {c: d[c].to_numpy()[rows] if c in d.columns else None for c in wanted}, index=s.index
-    )
+    wanted = (*RESOURCES.values(), "owner_id", "received_by", "unit_id", "submitted_at")
+    f = d[[c for c in wanted if c in d.columns]].take(rows).reset_index(drop=True)
+    for c in wanted:
+        if c not in f.columns:
+            f[c] = None
     f["dossier_id"] = s["dossier_id"].to_numpy()
     f["risk_score"] = s["risk_score"].to_numpy(float)
     f["p_misuse"] = misuse_probability(s)
@@ -221,50 +234,59 @@ def actor_cases(
 
     Notes
     -----
-    The choice is in the module docstring. Linear in the chosen dossiers plus
-    a sort per resource (``np.unique`` on owner pairs); one pseudonym per
-    distinct actor. About a second for a million chosen dossiers.
+    The choice is in the module docstring. Hash-based counts (``pd.factorize``,
+    ``pd.unique`` on owner pairs), linear in the chosen dossiers, one
+    pseudonym per distinct actor and one sort of the cases; see
+    ``bench/actor_cases.py`` for the time at a million dossiers.
     """
     f = _joined(scored, dossiers, chosen)
     n = len(f)
-    owner = f["owner_id"].astype(object).where(f["owner_id"].notna(), "~" + f["dossier_id"])
-    owners, _ = pd.factorize(owner)
+    ids = f["dossier_id"].astype(object).to_numpy()
+    owner = f["owner_id"].astype(object).to_numpy()
+    owners, _ = pd.factorize(np.where(pd.isna(owner), "~" + ids.astype(str), owner))
     everyone = np.ones(n, bool)
     # rule 2: the resource that served the most distinct owners
     best = np.full(n, -1, np.int64)
     kind = np.full(n, "dossier", dtype=object)
-    value = f["dossier_id"].astype(object).to_numpy().copy()
+    value = ids.copy()
     for kname, col in RESOURCES.items():
         size, n_own = _group_sizes(_codes(f[col]), owners, everyone)
         score = np.where(size >= min_dossiers, n_own * (n + 1) + size, -1)
         better = score > best  # strictly: ties keep the earlier kind
         best = np.where(better, score, best)
         kind[better] = kname
-        value[better] = f[col].to_numpy()[better]
+        value[better] = f[col].to_numpy(object)[better]
     # rule 1: officer-proxy dossiers go to their officer, else their unit x month
-    op = (f["proxy_type"] == "officer_proxy").to_numpy()
-    month = _month(f["submitted_at"])
-    unit_month = (f["unit_id"].astype(str) + ":" + month.fillna("unknown")).where(
-        f["unit_id"].notna()
-    )
-    staff_size, _ = _group_sizes(_codes(f["received_by"]), owners, op)
-    um_size, _ = _group_sizes(_codes(unit_month), owners, op)
-    by_staff = op & (staff_size >= min_dossiers)
-    by_unit = op & ~by_staff & (um_size >= min_dossiers)
-    kind[by_staff], value[by_staff] = "officer", f["received_by"].to_numpy()[by_staff]
-    kind[by_unit], value[by_unit] = "unit_month", unit_month.to_numpy()[by_unit]
+    op = (f["proxy_type"] == "officer_proxy").to_numpy(bool)
+    if op.any():
+        month = _month(f["submitted_at"]).fillna("unknown")
+        unit_month = (f["unit_id"].astype(str) + " " + month).where(f["unit_id"].notna())
+        staff_size, _ = _group_sizes(_codes(f["received_by"]), owners, op)
+        um_size, _ = _group_sizes(_codes(unit_month), owners, op)
+        by_staff = op & (staff_size >= min_dossiers)
+        by_unit = op & ~by_staff & (um_size >= min_dossiers)
+        kind[by_staff], value[by_staff] = "officer", f["received_by"].to_numpy(object)[by_staff]
+        kind[by_unit], value[by_unit] = "unit_month", unit_month.to_numpy(object)[by_unit]
 
-    out = pd.DataFrame({"actor_kind": kind}, index=f.index)
-    out["case_key"] = "dossier:" + f["dossier_id"].astype(str)
-    out["actor_label"] = f["dossier_id"].astype(str)
-    um = out["actor_kind"].to_numpy() == "unit_month"
-    out.loc[um, "case_key"] = "unit_month:" + pd.Series(value[um], index=out.index[um])
-    out.loc[um, "actor_label"] = pd.Series(value[um], index=out.index[um]).str.replace(":", " ")
-    hidden = ~np.isin(out["actor_kind"].to_numpy(), ["dossier", "unit_month"])
-    if hidden.any():
-        p = _pseudonyms(pd.Series(value[hidden], index=out.index[hidden]), pseudonymise)
-        out.loc[hidden, "case_key"] = out["actor_kind"][hidden] + ":" + p["key"]
-        out.loc[hidden, "actor_label"] = p["label"]
+    key = np.empty(n, object)
+    label = np.empty(n, object)
+    single = kind == "dossier"
+    key[single] = np.char.add("dossier:", ids[single].astype(str)).astype(object)
+    label[single] = ids[single]
+    um = kind == "unit_month"
+    if um.any():  # "U3 2025-07" -> unit_month:U3:2025-07
+        codes, uniques = pd.factorize(value[um])
+        key[um] = np.array(["unit_month:" + u.replace(" ", ":") for u in uniques], object)[codes]
+        label[um] = value[um]
+    for kname in (*RESOURCES, "officer"):  # one pseudonym per distinct actor
+        rows = kind == kname
+        if rows.any():
+            codes, uniques = pd.factorize(value[rows])
+            key[rows] = np.array([f"{kname}:{pseudonymise(str(v))}" for v in uniques], object)[
+                codes
+            ]
+            label[rows] = np.array([mask_value(v) for v in uniques], object)[codes]
+    out = pd.DataFrame({"case_key": key, "actor_kind": kind, "actor_label": label})
     for c in ("dossier_id", "risk_score", "p_misuse", "proxy_type"):
         out[c] = f[c].to_numpy()
     return _aggregate(out, owners)
@@ -293,31 +315,31 @@ def dossier_cases(
 
 def _aggregate(out: pd.DataFrame, owners: np.ndarray) -> pd.DataFrame:
     """Add the case's aggregates to each of its rows; order cases by expected misuse."""
-    case, _ = pd.factorize(out["case_key"])
-    g = pd.DataFrame({"case": case, "owner": owners, "p": out["p_misuse"], "r": out["risk_score"]})
-    by = g.groupby("case", sort=False)
-    size = by.size().to_numpy()
-    expected = by["p"].sum().to_numpy()
-    max_risk = by["r"].max().to_numpy()
-    pairs = np.unique(np.stack([case, owners]), axis=1)
-    n_owners = np.bincount(pairs[0], minlength=len(size))
+    case, keys = pd.factorize(out["case_key"])
+    k = len(keys)
+    p, risk = out["p_misuse"].to_numpy(float), out["risk_score"].to_numpy(float)
+    size = np.bincount(case, minlength=k)
+    expected = np.bincount(case, weights=p, minlength=k)
+    max_risk = np.full(k, -np.inf)
+    np.maximum.at(max_risk, case, risk)
+    n_owners = np.bincount(_distinct_pairs(case, owners), minlength=k)
     # main type: the most frequent predicted type, misuse types first on a tie
-    t = pd.DataFrame({"case": case, "type": out["proxy_type"].fillna("unknown").to_numpy()})
-    counts = t.value_counts().rename("n").reset_index()
-    counts["order"] = counts["type"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))
-    counts = counts.sort_values(["case", "n", "order"], ascending=[True, False, True])
-    main = counts.drop_duplicates("case").set_index("case")["type"]
+    order = list(_TYPE_ORDER)
+    t = pd.Categorical(out["proxy_type"].to_numpy(object), categories=order).codes
+    t = np.where(t < 0, len(order), t)
+    per_type = np.bincount(case * (len(order) + 1) + t, minlength=k * (len(order) + 1))
+    main = per_type.reshape(k, len(order) + 1).argmax(axis=1)  # first maximum: misuse first
+    names = np.array([*order, None], object)
     out["n_dossiers"] = size[case]
     out["n_owners"] = n_owners[case]
     out["expected_misuse"] = expected[case]
     out["max_risk"] = max_risk[case]
-    out["main_type"] = main.reindex(case).to_numpy()
-    out = out.sort_values(
-        ["expected_misuse", "case_key", "risk_score", "dossier_id"],
-        ascending=[False, True, False, True],
-        kind="stable",
-    )
-    return out[CASE_COLUMNS].reset_index(drop=True)
+    out["main_type"] = names[main][case]
+    # cases by expected misuse (then key); inside a case, by risk (then input order)
+    case_rank = np.empty(k, np.int64)
+    case_rank[np.lexsort((np.asarray(keys, str), -expected))] = np.arange(k)
+    rows = np.lexsort((np.arange(len(out)), -risk, case_rank[case]))
+    return out.iloc[rows][CASE_COLUMNS].reset_index(drop=True)
 
 
 def rank_cases(
