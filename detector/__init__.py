@@ -11,6 +11,9 @@ from typing import Any
 
 _EXPORTS = {
     "Detector": "detector.scorer",
+    "actor_cases": "detector.actors",
+    "dossier_cases": "detector.actors",
+    "rank_cases": "detector.actors",
     "MisuseModel": "detector.model",
     "RuleSet": "detector.rules",
     "RuleError": "detector.rules",

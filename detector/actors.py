@@ -161,14 +161,6 @@ def _month(t: pd.Series) -> pd.Series:
     return pd.Series(text[codes], index=t.index)
 
 
-def _pseudonyms(values: np.ndarray, pseudonymise: Callable[[str], str]) -> tuple[np.ndarray, ...]:
-    """The keyed pseudonym and the masked label of each value, computed once per distinct value."""
-    codes, uniques = pd.factorize(values)
-    keys = np.array([pseudonymise(str(v)) for v in uniques.tolist()], dtype=object)
-    labels = np.array([mask_value(v) for v in uniques.tolist()], dtype=object)
-    return keys[codes], labels[codes]
-
-
 def _joined(scored: pd.DataFrame, dossiers: pd.DataFrame, chosen: object) -> pd.DataFrame:
     s = _with_ids(scored)
     keep = s["flagged"].to_numpy(bool) if chosen is None else np.asarray(chosen, bool)

@@ -224,3 +224,18 @@ def test_capacity_in_cases_on_a_tiny_queue() -> None:
     assert ac["precision"] == 1.0
     assert [m["month"] for m in ac["months"]] == ["2025-07", "2025-08"]
     assert out["actor_vs_dossier"]["misuse_confirmed_ratio"] == pytest.approx(9 / 4)
+
+
+def test_missing_optional_columns_and_an_empty_choice() -> None:
+    # an export without devices, phones or payment tokens: the account still groups the broker
+    dossiers, scored = frames()
+    bare = dossiers.drop(columns=["device_id", "contact_phone", "payer_token"])
+    out = actor_cases(scored, bare, HIDE)
+    assert case_of(out, "b3")["case_key"] == f"account:{HIDE(BROKER_ACCOUNT)}"
+    none = actor_cases(scored, dossiers, HIDE, chosen=np.zeros(len(scored), bool))
+    assert none.empty and list(none.columns) == CASE_COLUMNS
+    assert rank_cases(none).empty
+    with pytest.raises(ValueError, match="chosen has 2 values"):
+        actor_cases(scored, dossiers, HIDE, chosen=np.ones(2, bool))
+    with pytest.raises(ValueError, match="not in the dossiers table"):
+        actor_cases(scored, dossiers[dossiers["dossier_id"] != "b1"], HIDE)
