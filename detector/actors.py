@@ -39,7 +39,7 @@ public bodies) and ``dossier:<dossier_id>`` (an opaque number). The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ __all__ = [
     "RANK_COLUMNS",
     "RESOURCES",
     "actor_cases",
+    "candidate_keys",
     "dossier_cases",
     "misuse_probability",
     "rank_cases",
@@ -332,6 +333,45 @@ def _aggregate(out: pd.DataFrame, owners: np.ndarray) -> pd.DataFrame:
     case_rank[np.lexsort((np.asarray(keys, str), -expected))] = np.arange(k)
     rows = np.lexsort((np.arange(len(out)), -risk, case_rank[case]))
     return out.iloc[rows][CASE_COLUMNS].reset_index(drop=True)
+
+
+def candidate_keys(
+    dossier: Mapping[str, object], proxy_type: str | None, pseudonymise: Callable[[str], str]
+) -> list[str]:
+    """The case keys one newly flagged dossier could join, the preferred kinds first.
+
+    For the live path (the scoring API flags one dossier at a time): the
+    service looks these keys up among its open cases and joins the dossier to
+    a match, preferring, as :func:`actor_cases` does, the officer and then the
+    unit x month for an officer proxy, and otherwise the matching resource case
+    with most distinct owners (``n_owners``); with no match the dossier opens
+    a case of its own (the last key). A key is built exactly as
+    :func:`actor_cases` builds it, so batch and live cases meet.
+
+    Parameters
+    ----------
+    dossier : one dossier's fields (the contract's ``dossiers`` columns;
+        ``submitted_at`` a timestamp or an ISO 8601 string).
+    proxy_type : the type the scorer predicted.
+    pseudonymise : the same keyed pseudonymiser as for :func:`actor_cases`.
+    """
+
+    def known(v: object) -> bool:
+        return v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != ""
+
+    keys: list[str] = []
+    if proxy_type == "officer_proxy":
+        if known(dossier.get("received_by")):
+            keys.append(f"officer:{pseudonymise(str(dossier['received_by']))}")
+        unit, at = dossier.get("unit_id"), dossier.get("submitted_at")
+        if known(unit) and known(at):
+            month = _month(pd.Series([at])).iloc[0]
+            keys.append(f"unit_month:{unit}:{month if isinstance(month, str) else 'unknown'}")
+    for kind, col in RESOURCES.items():
+        if known(dossier.get(col)):
+            keys.append(f"{kind}:{pseudonymise(str(dossier[col]))}")
+    keys.append(f"dossier:{dossier['dossier_id']}")
+    return keys
 
 
 def rank_cases(

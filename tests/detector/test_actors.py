@@ -12,6 +12,7 @@ from detector.actors import (
     CASE_COLUMNS,
     RANK_COLUMNS,
     actor_cases,
+    candidate_keys,
     dossier_cases,
     rank_cases,
 )
@@ -239,3 +240,17 @@ def test_missing_optional_columns_and_an_empty_choice() -> None:
         actor_cases(scored, dossiers, HIDE, chosen=np.ones(2, bool))
     with pytest.raises(ValueError, match="not in the dossiers table"):
         actor_cases(scored, dossiers[dossiers["dossier_id"] != "b1"], HIDE)
+
+
+def test_candidate_keys_meet_the_batch_case_keys(cases: pd.DataFrame) -> None:
+    dossiers, _ = frames()
+    row = dossiers.set_index("dossier_id").loc["o1"].to_dict() | {"dossier_id": "o9"}
+    keys = candidate_keys(row, "officer_proxy", HIDE)
+    # an officer proxy tries its officer first, then its unit x month, then its resources
+    assert keys[:2] == [f"officer:{HIDE(OFFICER)}", "unit_month:U1:2025-07"]
+    assert keys[-1] == "dossier:o9"
+    assert keys[0] in set(cases["case_key"])  # the batch's officer case
+    broker = dossiers.set_index("dossier_id").loc["b1"].to_dict() | {"dossier_id": "b9"}
+    keys = candidate_keys(broker, "identity_misuse", HIDE)
+    assert keys[0] == f"account:{HIDE(BROKER_ACCOUNT)}" and not keys[0].startswith("officer")
+    assert not any(BROKER_PHONE in k or BROKER_ACCOUNT in k for k in keys)
