@@ -535,6 +535,8 @@ def evaluate(
         raise UsageError(f"--at must be review or submission (got {at!r})")
     if not 0 < capacity < 1:
         raise UsageError(f"--capacity must be between 0 and 1 (got {capacity})")
+    if cases_per_month < 1:
+        raise UsageError(f"--cases-per-month must be at least 1 (got {cases_per_month})")
     check_condition(condition, label_share, noise)
     with _progress() as bar:
         step = _stage_progress(bar, 9)

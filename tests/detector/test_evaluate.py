@@ -153,6 +153,22 @@ def test_too_few_labels_exit_2_with_one_line(province_dir: Path, tmp_path: Path)
     assert not (tmp_path / "eval").exists()
 
 
+def test_no_cases_per_month_exits_2_before_reading(province_dir: Path, tmp_path: Path) -> None:
+    proc = run(
+        "evaluate",
+        province_dir / "data",
+        "--labels",
+        province_dir / "labels.csv",
+        "--out",
+        tmp_path / "eval",
+        "--cases-per-month",
+        "0",
+    )
+    assert proc.returncode == 2
+    assert "--cases-per-month must be at least 1 (got 0)" in proc.stderr
+    assert not (tmp_path / "eval").exists()
+
+
 # ---------------------------------------------------------------------- small inputs
 def _history(n_per_month: int = 150) -> tuple[pd.Series, pd.Series]:
     """Four months (Jan-Apr 2025) of dossiers, one in ten misuse, all labelled."""
