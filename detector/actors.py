@@ -6,7 +6,10 @@ groups the chosen dossiers (the flagged ones, by default) into cases around
 the actor that explains each of them; :func:`rank_cases` orders the cases of a
 queue by the misuse a review is expected to find; :func:`dossier_cases` is
 today's queue (one case per dossier) in the same shape, so the two can be
-compared (:mod:`detector._case_capacity`, ``detector evaluate``).
+compared (:mod:`detector._case_capacity`, ``detector evaluate``);
+:func:`candidate_keys` gives the keys a dossier flagged live could join.
+All are pure functions over frames: the case store calls them, they know
+nothing of it.
 
 Which actor explains a dossier (deterministic, first rule that applies):
 
