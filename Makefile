@@ -8,7 +8,7 @@ DOSSIERS ?= 100000
 SEED   ?= 7
 PORT   ?= 8000
 
-.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one clean
+.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one bench-actors clean
 
 help:
 	@echo "make run        simulate a province, validate, train, score (flags into the case store), report,"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench-feedback verdicts teach the model: a team reviews the queue, retrain, judge later months"
 	@echo "make bench-day-one  every label condition (none, few, noisy, full) on development and held-out"
 	@echo "                    simulator settings, beside the baselines (ARGS=--quick: a smoke run)"
+	@echo "make bench-actors   the make run province's flags as dossier cases vs actor cases: cases to cover"
+	@echo "                    the year's misuse, misuse confirmed at 60 reviews a month (ARGS=--quick)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
@@ -97,6 +99,9 @@ bench-feedback: install
 
 bench-day-one: install
 	$(BIN)/python bench/day_one.py $(ARGS)
+
+bench-actors: install
+	$(BIN)/python bench/actor_cases.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -508,6 +508,12 @@ def evaluate(
     noise: Annotated[
         float, typer.Option(help="With --condition noisy: the share of labels made wrong.")
     ] = 0.10,
+    cases_per_month: Annotated[
+        int,
+        typer.Option(
+            help="Cases the team reviews a month: misuse found with dossier cases and actor cases."
+        ),
+    ] = 60,
 ) -> None:
     """Train on earlier labelled months; judge the detector and the baselines on the later ones.
 
@@ -529,6 +535,8 @@ def evaluate(
         raise UsageError(f"--at must be review or submission (got {at!r})")
     if not 0 < capacity < 1:
         raise UsageError(f"--capacity must be between 0 and 1 (got {capacity})")
+    if cases_per_month < 1:
+        raise UsageError(f"--cases-per-month must be at least 1 (got {cases_per_month})")
     check_condition(condition, label_share, noise)
     with _progress() as bar:
         step = _stage_progress(bar, 9)
@@ -546,6 +554,7 @@ def evaluate(
             condition=condition,
             label_share=label_share,
             noise=noise,
+            cases_per_month=cases_per_month,
         )
         step("writing the outputs")
         paths = write_outputs(result, out)
@@ -563,6 +572,13 @@ def evaluate(
     console.print(table)
     unmet = [t["metric"] for t in m["targets"] if not t["met"]]
     behind = [k for k, v in m["versus_baselines"].items() if not v["detector_ahead"]]
+    cap = m["capacity_in_cases"]
+    dc, ac = cap["dossier_cases"], cap["actor_cases"]
+    console.print(
+        f"at {cap['cases_per_month']} cases a month: dossier cases confirm "
+        f"{dc['misuse_confirmed']:,} misuse dossiers ({dc['actors_confirmed']:,} actors), "
+        f"actor cases {ac['misuse_confirmed']:,} ({ac['actors_confirmed']:,} actors)"
+    )
     if unmet:
         console.print(f"detector targets not met: {', '.join(unmet)}")
     if behind:

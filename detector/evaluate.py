@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 from detector import _baselines as bl
 from detector import _plots
 from detector._baselines import METHODS
+from detector._case_capacity import capacity_in_cases
 from detector._plots import (
     confusion_figure,
     headline_rows,
@@ -376,6 +377,7 @@ def evaluate(
     condition: str = "full",
     label_share: float = 0.05,
     noise: float = 0.10,
+    cases_per_month: int = 60,
 ) -> dict[str, Any]:
     """Train on earlier labelled months, judge the detector and the baselines on the later ones.
 
@@ -396,6 +398,9 @@ def evaluate(
     random_state : seed of every random choice.
     progress : called with a short message at each stage (7 stages).
     condition, label_share, noise : the label condition (module docstring).
+    cases_per_month : the team's capacity in cases, for ``capacity_in_cases``:
+        the detector's flags reviewed as dossier cases and as actor cases
+        (:func:`detector._case_capacity.capacity_in_cases`).
 
     Returns
     -------
@@ -423,6 +428,8 @@ def evaluate(
         raise UsageError(f"--at must be review or submission (got {at!r})")
     if not 0 < capacity < 1 or not 0 < precision_target < 1:
         raise UsageError("--capacity and the precision target must be between 0 and 1")
+    if cases_per_month < 1:
+        raise UsageError(f"--cases-per-month must be at least 1 (got {cases_per_month})")
     d = ds.tables["dossiers"]
     index = pd.Index(d["dossier_id"].to_numpy(), name="dossier_id")
     y = pd.Series(y.to_numpy(), index=index)
@@ -486,6 +493,9 @@ def evaluate(
         "methods": per_method,
         "targets": bl.targets(per_method, condition),
         "versus_baselines": bl.versus_baselines(per_method),
+        "capacity_in_cases": capacity_in_cases(
+            scored, d[hold], pd.Series(truth, index=scored.index), cases_per_month=cases_per_month
+        ),
     }
     scores = _scores_frame(d, split, truth, scenarios, methods, scored)
     return {"metrics": metrics, "scores": scores, "unit_share": shares}

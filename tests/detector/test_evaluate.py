@@ -153,6 +153,22 @@ def test_too_few_labels_exit_2_with_one_line(province_dir: Path, tmp_path: Path)
     assert not (tmp_path / "eval").exists()
 
 
+def test_no_cases_per_month_exits_2_before_reading(province_dir: Path, tmp_path: Path) -> None:
+    proc = run(
+        "evaluate",
+        province_dir / "data",
+        "--labels",
+        province_dir / "labels.csv",
+        "--out",
+        tmp_path / "eval",
+        "--cases-per-month",
+        "0",
+    )
+    assert proc.returncode == 2
+    assert "--cases-per-month must be at least 1 (got 0)" in proc.stderr
+    assert not (tmp_path / "eval").exists()
+
+
 # ---------------------------------------------------------------------- small inputs
 def _history(n_per_month: int = 150) -> tuple[pd.Series, pd.Series]:
     """Four months (Jan-Apr 2025) of dossiers, one in ten misuse, all labelled."""
@@ -225,3 +241,26 @@ def test_without_scenarios_there_is_no_kiosk_row(
     names = [name for name, _ in headline_rows(plain)]
     assert not any("kiosk" in n for n in names)
     assert all(len(cells) == len(METHODS) for _, cells in headline_rows(plain))
+
+
+def test_capacity_in_cases_sets_actor_cases_beside_dossier_cases(
+    metrics: dict[str, Any], evaluated: tuple[Path, str]
+) -> None:
+    cap = metrics["capacity_in_cases"]
+    assert cap["cases_per_month"] == 60
+    cov = cap["coverage"]
+    # the same flagged dossiers, grouped: fewer cases, the same recall
+    assert 0 < cov["actor_cases"]["cases"] <= cov["dossier_cases"]["cases"]
+    assert cov["actor_cases"]["recall"] == cov["dossier_cases"]["recall"]
+    assert cov["actor_cases"]["misuse_flagged"] == cov["dossier_cases"]["misuse_flagged"]
+    for kind in ("dossier_cases", "actor_cases"):
+        c = cap[kind]
+        assert [m["month"] for m in c["months"]] == metrics["split"]["holdout_months"], kind
+        assert all(m["cases_reviewed"] <= 60 for m in c["months"]), kind
+        assert 0 <= c["precision"] <= 1, kind
+        assert c["cases_with_misuse"] <= c["cases_reviewed"] <= c["dossiers_reviewed"], kind
+        assert c["actors_confirmed"] <= c["misuse_confirmed"] <= c["dossiers_reviewed"], kind
+    # a dossier case is one dossier; an actor case's verdict covers all of its dossiers
+    assert cap["dossier_cases"]["dossiers_reviewed"] == cap["dossier_cases"]["cases_reviewed"]
+    assert cap["actor_cases"]["misuse_confirmed"] >= cap["dossier_cases"]["misuse_confirmed"]
+    assert "cases a month: dossier cases confirm" in evaluated[1]
