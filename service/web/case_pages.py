@@ -50,6 +50,16 @@ PLAIN = (
     "accepted_at", "received_by", "account_id", "declared_relation", "authorization_id",
     "device_id", "ip", "attachment_kind",
 )  # fmt: skip
+#: graph attributes whose values are codes, and the kind of label that reads them
+_CODED_ATTRS = {
+    "channel": "channel",
+    "declared_relation": "declared_relation",
+    "attachment_kind": "attachment_kind",
+    "account_type": "account_type",
+    "level": "unit_level",
+    "role": "staff_role",
+    "kind": "relation_kind",
+}
 _TIMES = frozenset({"submitted_at", "synced_at", "accepted_at"})
 _CODED = frozenset({"channel", "declared_relation", "attachment_kind"})
 
@@ -115,7 +125,13 @@ def _graph_words(request: Request, links: dict[str, int]) -> dict[str, Any]:
         "nodes": labels(lang, "node"),
         "edges": labels(lang, "edge"),
         "attrs": labels(lang, "attr"),
+        # coded attribute values of nodes and edges, read in words (never "citizen" in Vietnamese)
+        "values": {attr: labels(lang, kind) for attr, kind in _CODED_ATTRS.items()},
         "suspicious": translate(lang, "legend_suspicious"),
+        "short": {
+            key: translate(lang, f"graph_{key}")
+            for key in ("focus", "owner", "holder", "owner_holder", "person")
+        },
         "cases": links,
     }
 

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from features.contract import PROXY_TYPES
 from service.cases import audit
@@ -238,6 +239,7 @@ def queue_page(request: Request) -> Response:
         except q.CaseInputError as exc:
             error, status = exc, 422
             f, page = q.QueueFilter(), q.QueuePage(0, 1, 50, [])
+        details = _reason_details(s, [c["id"] for c in page.items])
         units = unit_ids(s)
         people = assignees(s)
         # DISTINCT over an indexed column walks the index: cheap at 100,000 cases
@@ -251,6 +253,7 @@ def queue_page(request: Request) -> Response:
         "queue.html",
         {
             "page": page,
+            "details": details,
             "pages": pages,
             "filters": filters,
             "sort": f.sort,
@@ -267,6 +270,18 @@ def queue_page(request: Request) -> Response:
         who=who,
         status=status,
     )
+
+
+def _reason_details(s: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The page's reasons (sentences, not only codes) and probabilities, by case id.
+
+    Read here rather than in the queue's items: only the page's rows (at most
+    one page, by primary key), and only the pages need them.
+    """
+    if not ids:
+        return {}
+    rows = s.execute(sa.select(Case.id, Case.reasons, Case.probabilities).where(Case.id.in_(ids)))
+    return {r.id: {"reasons": r.reasons, "probabilities": r.probabilities} for r in rows}
 
 
 # ----------------------------------------------------------------- units
