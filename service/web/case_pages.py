@@ -43,6 +43,7 @@ from service.web._render import (
     user_of,
 )
 from service.web.i18n import labels, translate
+from service.web.unit_facts import unit_facts
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,6 +106,7 @@ def _case_page(
             "error": error,
             "notice": notice,
             "node_types": _present_types(graph),
+            "unit_facts": unit_facts(request, s),
             # the language links and the login's way back: the case itself, not a POST path
             "here": f"/cases/{case_id}",
         },

@@ -231,12 +231,12 @@ _UI: dict[str, tuple[str, str]] = {
     "units_title": ("Tỷ lệ nộp trực tuyến theo đơn vị", "Online share by unit"),
     "province_total": ("Toàn tỉnh", "Whole province"),
     "choose_unit": ("Chọn đơn vị", "Choose a unit"),
-    "unit_label": ("Đơn vị {unit}", "Unit {unit}"),
     "share_chart": (
         "Tỷ lệ trực tuyến báo cáo và ước tính thực chất theo tháng",
         "Claimed vs estimated genuine online share by month",
     ),
     "claimed_share": ("Tỷ lệ trực tuyến báo cáo", "Claimed online share"),
+    "target_line": ("Chỉ tiêu trực tuyến của đơn vị: {share}", "The unit's online target: {share}"),
     "genuine_share": ("Tỷ lệ trực tuyến thực chất (ước tính)", "Estimated genuine online share"),
     "officer_chart": (
         "Hồ sơ nghi cán bộ nộp thay, theo cán bộ tiếp nhận",
@@ -542,7 +542,6 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "cases_load": ("Nạp vụ việc", "Cases loaded"),
     },
 }
-
 
 
 def _capitalised(feature: str) -> dict[str, tuple[str, str]]:

@@ -210,3 +210,31 @@ def test_the_evidence_graph_is_readable(page: Page, workbench: Workbench, tmp_pa
     extra = os.environ.get("DETECTOR_SHOTS")
     if extra:
         shutil.copy(tmp_path / "graph_only.png", Path(extra) / "graph_only.png")
+
+
+def test_units_by_name_and_the_unit_chart_has_its_target(
+    page: Page, workbench: Workbench, tmp_path: Path
+) -> None:
+    login(page, "chi.viewer")
+    # the queue names the units (the code small beside the name), and so does its filter
+    names = page.locator("#queue-table td.unit-cell .unit-name").all_inner_texts()
+    assert names and all(n.strip() and not re.fullmatch(r"[A-Z]\d+", n) for n in names)
+    # (a unit known only from the dashboard's figures has no graph to name it: its code stays)
+    for unit in workbench.seeded.units:
+        expect(page.locator(f"#f-unit option[value='{unit}']")).to_contain_text(f"({unit})")
+    # the case page names the receiving unit
+    case_id = workbench.seeded.by_type["officer_proxy"][0]
+    page.goto(f"/cases/{case_id}")
+    expect(page.locator("#dossier [data-field='unit_id'] .unit-name")).not_to_be_empty()
+    # a unit's chart: its name, and its online target as a dashed line the axis makes room for
+    unit = workbench.seeded.officer_unit
+    page.goto(f"/units/{unit}")
+    expect(page.locator("#scope .unit-name")).not_to_be_empty()
+    expect(page.locator("#scope .unit-code")).to_have_text(unit)
+    expect(page.locator("#share-chart line.target")).to_have_count(1)
+    expect(page.locator("#share-chart .target-label")).to_contain_text("Chỉ tiêu trực tuyến")
+    expect(page.locator(".chart-legend")).to_contain_text("Chỉ tiêu trực tuyến")
+    # every month on the axis has figures: as many dots as months labelled
+    labelled = page.locator("#share-chart text.axis[text-anchor='middle']").count()
+    expect(page.locator("#share-chart circle.dot-claimed")).to_have_count(labelled)
+    _shot(page, tmp_path, "unit_dashboard")
