@@ -66,6 +66,9 @@ class Words:
     def labels(self, kind: str) -> dict[str, str]:
         return i18n.labels(self.lang, kind)
 
+    def detail(self, key: str, value: object) -> str:
+        return i18n.detail_value(self.lang, key, value)
+
     def feature(self, name: str) -> str:
         return i18n.feature_name(self.lang, name)
 

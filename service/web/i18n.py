@@ -522,6 +522,21 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user": ("người dùng", "user"),
         "role": ("vai trò", "role"),
         "sessions_ended": ("phiên bị đóng", "sessions ended"),
+        # the queue's filters, as an export records them
+        "unit_id": ("đơn vị", "unit"),
+        "month": ("tháng", "month"),
+        "status": ("trạng thái", "status"),
+        "min_score": ("điểm từ", "score from"),
+        "max_score": ("điểm đến", "score to"),
+        "sort": ("sắp xếp", "sort"),
+    },
+    "moment": {
+        "review": ("lúc xét duyệt (đủ dữ liệu)", "at review"),
+        "submission": ("lúc nộp", "at submission"),
+    },
+    "source": {
+        "batch": ("chấm điểm theo lô", "batch scoring"),
+        "api": ("chấm điểm khi nộp", "scored at submission"),
     },
     "action": {
         "login": ("Đăng nhập", "Login"),
@@ -587,6 +602,41 @@ def label(lang: str, kind: str, code: object) -> str:
     if pair is None:
         return str(code)
     return pair[1] if lang == "en" else pair[0]
+
+
+#: how an audit detail's value reads, by its key (a kind of label), when it is a code
+_DETAIL_KINDS = {
+    "field": "field",
+    "decision": "decision",
+    "proxy_type": "proxy_type",
+    "role": "role",
+    "status": "status",
+    "source": "source",
+    "at": "moment",
+}
+
+
+def detail_value(lang: str, key: str, value: object) -> str:
+    """An audit entry's detail value in words: codes by their labels, yes/no, filters spelt out."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return label(lang, "attr", "yes" if value else "no")
+    if isinstance(value, dict):
+        parts = [
+            f"{label(lang, 'detail', k)}: {detail_value(lang, k, v)}"
+            for k, v in sorted(value.items())
+            if v is not None
+        ]
+        return ", ".join(parts) or "—"
+    column = f"sort_{value.lstrip('-')}" if key == "sort" and isinstance(value, str) else ""
+    if column in _UI:
+        order = "sort_desc" if str(value).startswith("-") else "sort_asc"
+        return f"{translate(lang, column)} ({translate(lang, order)})"
+    if key == "month" and isinstance(value, str):
+        return month(lang, value)
+    kind = _DETAIL_KINDS.get(key)
+    return label(lang, kind, value) if kind else str(value)
 
 
 def labels(lang: str, kind: str) -> dict[str, str]:

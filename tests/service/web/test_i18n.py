@@ -181,3 +181,13 @@ def test_a_model_reason_is_written_from_its_evidence_once() -> None:
     (line,) = explain.reason_lines(stored, "vi")
     assert line.text == "quan hệ tự khai: bản thân (tự nộp) (thường gặp: cha/mẹ)"
     assert line.evidence == ()  # not repeated below itself
+
+
+def test_audit_details_read_in_words() -> None:
+    wanted = {"proxy_type": "officer_proxy", "status": "open", "sort": "-risk_score", "page": None}
+    assert i18n.detail_value("vi", "filter", wanted) == (
+        "loại: Cán bộ nộp thay, sắp xếp: Điểm rủi ro (giảm dần), trạng thái: Chưa xử lý"
+    )
+    assert i18n.detail_value("vi", "source", "batch") == "chấm điểm theo lô"
+    assert i18n.detail_value("vi", "throttled", True) == "có"
+    assert i18n.detail_value("en", "role", "reviewer") == "Reviewer"

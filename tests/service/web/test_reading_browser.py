@@ -238,3 +238,19 @@ def test_units_by_name_and_the_unit_chart_has_its_target(
     labelled = page.locator("#share-chart text.axis[text-anchor='middle']").count()
     expect(page.locator("#share-chart circle.dot-claimed")).to_have_count(labelled)
     _shot(page, tmp_path, "unit_dashboard")
+
+
+def test_the_audit_log_reads_its_details_in_words(page: Page, workbench: Workbench) -> None:
+    login(page, "an.admin")
+    # an export records its filter: codes in it must read as words
+    answer = page.request.get(
+        "/v1/cases/export.csv?proxy_type=identity_misuse&status=open&sort=-risk_score"
+    )
+    assert answer.status == 200
+    page.goto("/audit?action=export")
+    detail = page.locator("#audit-table tbody tr").first.locator("td.detail")
+    expect(detail).to_contain_text("Nộp dưới tài khoản người khác")
+    expect(detail).to_contain_text("Chưa xử lý")
+    expect(detail).to_contain_text("Điểm rủi ro (giảm dần)")
+    page.goto("/audit")
+    assert not _raw_codes(page.evaluate(_VISIBLE_TEXT))
