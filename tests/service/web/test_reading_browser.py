@@ -122,6 +122,10 @@ def test_reasons_are_sentences_in_the_queue_and_codes_on_the_case_page(
     _shot(page, tmp_path, "queue_reasons")
     # the case page shows the same sentences with the same codes beside them
     page.goto(f"/cases/{case_id}")
+    # a model reason is one value against its typical value: said once, not again below itself
+    model = page.locator("#reasons .reason[data-code^='M.']")
+    expect(model).to_have_count(1)
+    expect(model.locator("dl.evidence")).to_have_count(0)
     for code, sentence in queue_lines:
         reason = page.locator(f"#reasons .reason[data-code='{code}']")
         expect(reason.locator(".code-tag")).to_have_text(code)
