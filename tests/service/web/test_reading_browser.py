@@ -258,3 +258,10 @@ def test_the_audit_log_reads_its_details_in_words(page: Page, workbench: Workben
     expect(detail).to_contain_text("Điểm rủi ro (giảm dần)")
     page.goto("/audit")
     assert not _raw_codes(page.evaluate(_VISIBLE_TEXT))
+
+
+def test_the_queue_fits_the_screen(page: Page, workbench: Workbench) -> None:
+    # sentences and unit names made the table wider than the page: the reasons were cut off
+    login(page, "binh.reviewer")
+    fits = page.eval_on_selector(".table-card", "c => c.scrollWidth <= c.clientWidth + 1")
+    assert fits
