@@ -138,8 +138,6 @@ _UI: dict[str, tuple[str, str]] = {
     "verdict_type": ("Loại đã kết luận", "Concluded type"),
     "assignee": ("Người xử lý", "Assignee"),
     "source": ("Nguồn", "Source"),
-    "source_batch": ("Chấm điểm theo lô", "Batch scoring"),
-    "source_api": ("Chấm điểm khi nộp", "Scored at submission"),
     "model_version": ("Phiên bản mô hình", "Model version"),
     "probabilities": ("Xác suất theo loại", "Probability by type"),
     "reasons_title": ("Vì sao hồ sơ bị gắn cờ", "Why this dossier was flagged"),
@@ -535,8 +533,8 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "submission": ("lúc nộp", "at submission"),
     },
     "source": {
-        "batch": ("chấm điểm theo lô", "batch scoring"),
-        "api": ("chấm điểm khi nộp", "scored at submission"),
+        "batch": ("Chấm điểm theo lô", "Batch scoring"),
+        "api": ("Chấm điểm khi nộp", "Scored at submission"),
     },
     "action": {
         "login": ("Đăng nhập", "Login"),

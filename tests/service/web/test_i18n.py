@@ -188,6 +188,6 @@ def test_audit_details_read_in_words() -> None:
     assert i18n.detail_value("vi", "filter", wanted) == (
         "loại: Cán bộ nộp thay, sắp xếp: Điểm rủi ro (giảm dần), trạng thái: Chưa xử lý"
     )
-    assert i18n.detail_value("vi", "source", "batch") == "chấm điểm theo lô"
+    assert i18n.detail_value("vi", "source", "batch") == "Chấm điểm theo lô"
     assert i18n.detail_value("vi", "throttled", True) == "có"
     assert i18n.detail_value("en", "role", "reviewer") == "Reviewer"
