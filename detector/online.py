@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: fields the portal cannot know at submission (they come later); ignored by the online path,
 #: as ``detector score --at submission`` ignores them
 LATER_FIELDS = ("synced_at", "received_by", "accepted_at")
-#: what the API cannot score without (DATA_CONTRACT.md, "The scoring API's request"):
+#: what the API cannot score without (docs/data_contract.md, "The scoring API's request"):
 #: absent or unusable (a channel outside the contract's three, once case and spaces are forgiven)
 SCORABLE = ("dossier_id", "unit_id", "channel", "submitted_at")
 

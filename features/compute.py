@@ -221,7 +221,7 @@ def event_frame(d: pd.DataFrame, links: pd.DataFrame, f: pd.DataFrame) -> pd.Dat
         }
     )
     has_acc = links["holder_id"].notna()
-    # a community digital team member helping people is no stranger to them (DOMAIN.md)
+    # a community digital team member helping people is no stranger to them (docs/domain.md)
     w["_unlinked"] = has_acc & ~links["holder_relation"].isin(EXPLAINED | {"community_team"})
     w["_unrelated"] = links["holder_relation"] == "none_known"
     w["_holder_staff"] = links["holder_staff_role"].isin(STAFF_AT_DESK)

@@ -1,6 +1,6 @@
 """The data contract v1, as data.
 
-Every table, column, type and enumeration of ``DATA_CONTRACT.md`` is written
+Every table, column, type and enumeration of ``docs/data_contract.md`` is written
 down here once; the reader, the data-quality checks and the simulator all take
 it from this module, so they cannot drift apart.
 

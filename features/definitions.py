@@ -319,8 +319,8 @@ COUNTER_TEXT: dict[str, tuple[str, str]] = {
     "acct_prior": ("số hồ sơ đã nộp qua tài khoản", "earlier filings through the account"),
     "acct_30d": ("số hồ sơ qua tài khoản trong 30 ngày", "filings through the account in 30 days"),
     "acct_owners": (
-        "số chủ hồ sơ khác nhau đã nộp qua tài khoản",
-        "distinct owners filed for through the account",
+        "số chủ hồ sơ khác nhau đã nộp qua tài khoản trước hồ sơ này",
+        "distinct owners filed for through the account before this dossier",
     ),
     "acct_new_owners_7d": (
         "chủ hồ sơ mới qua tài khoản trong 7 ngày",
@@ -468,6 +468,72 @@ VALUE_TEXT: dict[str, dict[str, tuple[str, str]]] = {
         "other_procedure": ("cho thủ tục khác", "for another procedure"),
         "unknown": ("chưa rõ", "unknown"),
     },
+    "mandate_status": {
+        "valid": ("có ủy quyền hợp lệ", "a valid mandate"),
+        "other_procedure": ("ủy quyền cho thủ tục khác", "a mandate for another procedure"),
+        "expired": ("ủy quyền đã hết hạn", "an expired mandate"),
+        "not_yet_valid": ("ủy quyền chưa có hiệu lực", "a mandate not yet valid"),
+        "none": ("không có ủy quyền", "no mandate"),
+        "unknown": ("chưa rõ (thiếu sổ ủy quyền)", "unknown (no mandate register)"),
+    },
+    "relation_kind": {
+        "parent": ("cha/mẹ", "parent"),
+        "child": ("con", "child"),
+        "spouse": ("vợ/chồng", "spouse"),
+        "guardian": ("người giám hộ", "guardian"),
+        "ward": ("người được giám hộ", "ward"),
+        "sibling": ("anh/chị/em", "sibling"),
+        "household": ("cùng hộ", "same household"),
+    },
+    "holder_staff_role": {
+        "one_stop_officer": ("cán bộ một cửa", "one-stop officer"),
+        "community_digital_team": ("tổ công nghệ số cộng đồng", "community digital team"),
+        "manager": ("cán bộ quản lý", "manager"),
+        "other": ("cán bộ khác", "other staff"),
+        "none": ("không phải cán bộ", "not staff"),
+    },
+    "channel": {
+        "online": ("trực tuyến", "online"),
+        "counter": ("tại quầy", "at the desk"),
+        "postal": ("bưu chính", "postal"),
+    },
+    "declared_relation": {
+        "self": ("bản thân (tự nộp)", "self"),
+        "parent": ("cha/mẹ", "parent"),
+        "guardian": ("người giám hộ", "guardian"),
+        "spouse": ("vợ/chồng", "spouse"),
+        "relative": ("người thân", "relative"),
+        "authorized": ("được ủy quyền", "authorized"),
+        "legal_rep": ("đại diện theo pháp luật", "legal representative"),
+        "other": ("khác", "other"),
+    },
+    "attachment_kind": {
+        "digital": ("bản điện tử", "digital"),
+        "photo": ("ảnh chụp", "photo"),
+        "scan": ("bản quét", "scan"),
+        "none": ("không có", "none"),
+    },
+}
+
+#: features that are shares (0..1): read as percentages
+SHARE_FEATURES = frozenset(
+    {
+        "dev_self_share",
+        "dev_office_share",
+        "unit_mtd_online_share",
+        "unit_target",
+        "proc_deceased_rate",
+    }
+)
+#: a difference of two shares: read as percentage points, with the direction in words
+POINTS_FEATURES = frozenset({"unit_target_gap"})
+_POINTS_TEXT = {
+    "vi": (
+        "thấp hơn chỉ tiêu {p} điểm phần trăm",
+        "cao hơn chỉ tiêu {p} điểm phần trăm",
+        "đúng chỉ tiêu",
+    ),
+    "en": ("{p} percentage points below target", "{p} percentage points above target", "on target"),
 }
 
 
@@ -476,11 +542,27 @@ def value_text(feature: str, value: object, lang: str) -> str:
     labels = VALUE_TEXT.get(feature, {})
     if isinstance(value, str) and value in labels:
         return labels[value][0 if lang == "vi" else 1]
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        if feature in SHARE_FEATURES:
+            return _decimal(f"{100 * value:.1f}", lang) + "%"
+        if feature in POINTS_FEATURES:
+            below, above, level = _POINTS_TEXT["vi" if lang == "vi" else "en"]
+            points = _decimal(f"{100 * abs(value):.1f}", lang)
+            return (
+                level
+                if round(100 * value, 1) == 0
+                else (below if value > 0 else above).format(p=points)
+            )
     if isinstance(value, float):
         if feature in {f.name for f in STATIC if f.kind == "flag"} | {
             f.name for f in REVIEW if f.kind == "flag"
         }:
             yes_no = ("có", "không") if lang == "vi" else ("yes", "no")
             return yes_no[0] if value >= 0.5 else yes_no[1]
-        return f"{value:.3g}"
+        return _decimal(f"{value:.3g}", lang)
     return str(value)
+
+
+def _decimal(text: str, lang: str) -> str:
+    """A number's text with the reader's decimal mark (a comma in Vietnamese)."""
+    return text.replace(".", ",") if lang == "vi" else text

@@ -1,7 +1,7 @@
 """The entity graph around dossiers, and the evidence subgraph of one dossier.
 
 A single dossier rarely tells a broker from a kiosk or an officer's proxy from
-guided self-service; the graph around it does (``DOMAIN.md``): who holds the
+guided self-service; the graph around it does (``docs/domain.md``): who holds the
 account and how they relate to the owner, what else the account, device,
 phone or payment token did, whether the device sits on a unit's office network,
 and who accepted the dossier. This module draws that graph:

@@ -1,6 +1,6 @@
 """How the account's holder relates to the dossier's owner.
 
-This is the question the domain turns on (DOMAIN.md): a dossier filed through
+This is the question the domain turns on (docs/domain.md): a dossier filed through
 someone else's account is legitimate when the holder is the owner's parent,
 spouse or household member, holds a valid mandate for this procedure and date,
 is the owning business's legal representative, or is a community digital team

@@ -1,6 +1,6 @@
 """Settings of the simulated province, and the figures they are calibrated on.
 
-Calibration (seed articles in ``shared/seeds``):
+Calibration (the press reports summarised in ``docs/domain.md``):
 
 - Phú Nhuận district, 2023: 19,955 dossiers, over 17,000 online (86 %) for
   about 160,000 people; 8,300 electronic fee receipts (42 % of dossiers paid

@@ -25,7 +25,7 @@ from service.cases.models import Case, UnitMonth, User
 from service.cases.queue import CaseInputError
 from service.cases.security import Who, session_user
 from service.deps import SESSION_COOKIE, came_over_https
-from service.web import i18n
+from service.web import explain, i18n
 from service.web.i18n import label, translate
 
 HERE = Path(__file__).parent
@@ -66,6 +66,9 @@ class Words:
     def labels(self, kind: str) -> dict[str, str]:
         return i18n.labels(self.lang, kind)
 
+    def detail(self, key: str, value: object) -> str:
+        return i18n.detail_value(self.lang, key, value)
+
     def feature(self, name: str) -> str:
         return i18n.feature_name(self.lang, name)
 
@@ -89,6 +92,12 @@ class Words:
 
     def month(self, value: str | None) -> str:
         return i18n.month(self.lang, value)
+
+    def badge(self, proxy_type: str, probabilities: Any) -> explain.TypeBadge:
+        return explain.type_badge(proxy_type, probabilities)
+
+    def reasons(self, reasons: Any) -> list[explain.ReasonLine]:
+        return explain.reason_lines(reasons, self.lang)
 
 
 def lang_of(request: Request) -> i18n.Lang:

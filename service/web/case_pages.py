@@ -11,6 +11,9 @@ refused with 403 whatever the page showed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -36,9 +39,11 @@ from service.web._render import (
     not_found,
     redirect,
     render,
+    secure_cookie,
     user_of,
 )
 from service.web.i18n import labels, translate
+from service.web.unit_facts import unit_facts
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,6 +55,16 @@ PLAIN = (
     "accepted_at", "received_by", "account_id", "declared_relation", "authorization_id",
     "device_id", "ip", "attachment_kind",
 )  # fmt: skip
+#: graph attributes whose values are codes, and the kind of label that reads them
+_CODED_ATTRS = {
+    "channel": "channel",
+    "declared_relation": "declared_relation",
+    "attachment_kind": "attachment_kind",
+    "account_type": "account_type",
+    "level": "unit_level",
+    "role": "staff_role",
+    "kind": "relation_kind",
+}
 _TIMES = frozenset({"submitted_at", "synced_at", "accepted_at"})
 _CODED = frozenset({"channel", "declared_relation", "attachment_kind"})
 
@@ -91,6 +106,7 @@ def _case_page(
             "error": error,
             "notice": notice,
             "node_types": _present_types(graph),
+            "unit_facts": unit_facts(request, s),
             # the language links and the login's way back: the case itself, not a POST path
             "here": f"/cases/{case_id}",
         },
@@ -115,14 +131,56 @@ def _graph_words(request: Request, links: dict[str, int]) -> dict[str, Any]:
         "nodes": labels(lang, "node"),
         "edges": labels(lang, "edge"),
         "attrs": labels(lang, "attr"),
+        # coded attribute values of nodes and edges, read in words (never "citizen" in Vietnamese)
+        "values": {attr: labels(lang, kind) for attr, kind in _CODED_ATTRS.items()},
         "suspicious": translate(lang, "legend_suspicious"),
+        "short": {
+            key: translate(lang, f"graph_{key}")
+            for key in ("focus", "owner", "holder", "owner_holder", "person")
+        },
         "cases": links,
     }
 
 
+#: the one-shot cookie that carries a reveal from its POST to the page it redirects to
+REVEAL_COOKIE = "reveal"
+_REVEAL_SECONDS = 60
+
+
+def _reveal_mac(who: Who, body: str) -> str:
+    # keyed by the session's CSRF token: only this session can make or use the cookie
+    return hmac.new(who.csrf_token.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def _reveal_cookie(who: Who, number: int, fields: tuple[str, ...]) -> str:
+    """``case|fields|expiry|mac``: field names only, never a personal value."""
+    body = f"{number}|{','.join(fields)}|{int(time.time()) + _REVEAL_SECONDS}"
+    return f"{body}|{_reveal_mac(who, body)}"
+
+
+def _revealed(request: Request, who: Who, number: int) -> tuple[str, ...]:
+    """The fields a reveal of this session asked for this case a moment ago, else nothing."""
+    raw = request.cookies.get(REVEAL_COOKIE, "")
+    body, _, mac = raw.rpartition("|")
+    parts = body.split("|")
+    if len(parts) != 3 or not who.may("reveal"):
+        return ()
+    case, fields, expiry = parts
+    if not hmac.compare_digest(mac, _reveal_mac(who, body)):
+        return ()
+    if case != str(number) or not expiry.isdigit() or int(expiry) < time.time():
+        return ()
+    return tuple(f for f in fields.split(",") if f in PERSONAL)
+
+
 @router.get("/cases/{case_id}")
 def case_page(case_id: str, request: Request, done: str = "") -> Response:
-    """One case: dossier (masked), reasons, data gaps, graph, related, verdict form (audited)."""
+    """One case: dossier (masked), reasons, data gaps, graph, related, verdict form (audited).
+
+    Right after a reveal (its POST redirects here) the revealed fields are
+    shown once: the reveal's cookie is dropped with this answer, so a reload
+    masks them again and resubmits nothing.
+    """
     with get_cases(request).session() as s:
         who = user_of(request, s)
         if who is None:
@@ -130,12 +188,15 @@ def case_page(case_id: str, request: Request, done: str = "") -> Response:
         number = case_number(case_id)
         if number is None:
             return not_found(request, who, case_id)
+        reveal = _revealed(request, who, number)
         try:
             notice = {"verdict": "verdict_saved", "assign": "assigned"}.get(done, "")
-            response = _case_page(request, s, who, number, notice=notice)
+            response = _case_page(request, s, who, number, reveal=reveal, notice=notice)
         except q.CaseNotFound:
             return not_found(request, who, case_id)
         audit.record(s, who, "case_view", case_id=number, ip=client_ip(request))
+    if REVEAL_COOKIE in request.cookies:
+        response.delete_cookie(REVEAL_COOKIE, path=f"/cases/{number}", httponly=True)
     return response
 
 
@@ -169,7 +230,10 @@ def reveal(
     """Show personal fields in clear to a reviewer or admin; each field shown is audited.
 
     A POST (with CSRF) rather than a link, so a reveal is always a deliberate
-    act of the logged-in user and never sits in a URL or the browser's history.
+    act of the logged-in user. It answers 303 to the case page (POST, redirect,
+    GET: a reload never resubmits it) with a short-lived cookie naming the
+    fields, bound to this session and this case; the values themselves never
+    sit in a URL, a cookie or the browser's history.
     """
     with get_cases(request).session() as s:
         number = case_number(case_id)
@@ -178,16 +242,25 @@ def reveal(
             return allowed
         who, number = allowed
         fields = tuple(dict.fromkeys(field))[: len(PERSONAL)]
-        try:
-            response = _case_page(request, s, who, number, reveal=fields)
+        try:  # checks the case and the fields before anything is recorded
+            q.case_detail(s, number, reveal=fields, viewer=False)
         except q.CaseNotFound:
             return not_found(request, who, case_id)
         except q.CaseInputError as exc:
             return bad_input(request, who, exc, back=f"/cases/{number}")
         ip = client_ip(request)
-        audit.record(s, who, "case_view", case_id=number, ip=ip)
         for name in fields:
             audit.record(s, who, "reveal", case_id=number, detail={"field": name}, ip=ip)
+    response = redirect(f"/cases/{number}#dossier")
+    response.set_cookie(
+        REVEAL_COOKIE,
+        _reveal_cookie(who, number, fields),
+        max_age=_REVEAL_SECONDS,
+        path=f"/cases/{number}",
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookie(request),
+    )
     return response
 
 

@@ -67,6 +67,8 @@ class LineChart:
     x_labels: tuple[tuple[float, str], ...]
     #: the band between the first two series (claimed above genuine): the inflation
     band: str = ""
+    #: a horizontal reference line (the unit's online target) as (y, value), or None
+    target: Tick | None = None
 
 
 def share_axis(low: float, high: float) -> tuple[float, float, float]:
@@ -89,6 +91,7 @@ def line_chart(
     categories: Sequence[str],
     series: dict[str, Sequence[float | None]],
     *,
+    target: float | None = None,
     width: int = 1000,
     height: int = 320,
 ) -> LineChart:
@@ -100,6 +103,9 @@ def line_chart(
         The x axis in order (months).
     series
         Key -> one value (a share in 0..1, or None) per category.
+    target
+        A share drawn as a horizontal line (the unit's online target); the
+        axis stretches to show it.
     width, height
         The SVG's viewBox size.
 
@@ -123,6 +129,8 @@ def line_chart(
                 f"series {key!r}: expected {n} values (one per month), found {len(values)}"
             )
     known = [v for values in series.values() for v in values if v is not None]
+    if target is not None and known:
+        known.append(target)
     low, high, step = share_axis(min(known, default=0.0), max(known, default=1.0))
 
     def x_of(i: int) -> float:
@@ -153,7 +161,19 @@ def line_chart(
     ticks = tuple(Tick(y_of(low + k * step), low + k * step) for k in range(count + 1))
     every = max(1, math.ceil(n / 12))  # at most about 12 month labels
     x_labels = tuple((x_of(i), c) for i, c in enumerate(categories) if i % every == 0)
-    return LineChart(width, height, left, right, top, bottom, lines, ticks, x_labels, band)
+    line = Tick(y_of(target), target) if target is not None and known else None
+    return LineChart(width, height, left, right, top, bottom, lines, ticks, x_labels, band, line)
+
+
+def known_span(rows: Sequence[dict[str, object]], keys: Sequence[str]) -> list[dict[str, object]]:
+    """``rows`` from the first to the last one with a value under any of ``keys``.
+
+    A month with cases but no figures yet (the report has not reached it)
+    would draw an empty place at the end of a chart's axis; months without
+    figures between two with figures stay, as gaps in the line.
+    """
+    known = [i for i, r in enumerate(rows) if any(r.get(k) is not None for k in keys)]
+    return list(rows[known[0] : known[-1] + 1]) if known else []
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from features.contract import LOCAL_TZ
-from features.definitions import ALL_FEATURES, value_text
+from features.definitions import ALL_FEATURES, VALUE_TEXT, value_text
 
 Lang = Literal["vi", "en"]
 LANGS: tuple[Lang, ...] = ("vi", "en")
@@ -120,6 +120,26 @@ _UI: dict[str, tuple[str, str]] = {
     "prev_page": ("Trang trước", "Previous"),
     "next_page": ("Trang sau", "Next"),
     "gaps_n": ("{n} mục", "{n} items"),
+    "more_reasons": ("và {n} lý do khác", "and {n} more"),
+    "reason_code": ("Mã lý do (dùng để đối chiếu)", "Reason code (to match them up)"),
+    "likely_legitimate": (
+        "Nhiều khả năng hợp lệ: {type} ({share})",
+        "Most likely legitimate: {type} ({share})",
+    ),
+    "doubt_title": (
+        "Nếu là sai phạm thì thuộc loại: {type}",
+        "If it is misuse, the type would be: {type}",
+    ),
+    "doubt_note": (
+        "Theo chính mô hình, khả năng cao nhất là {type} ({share}), tức là hồ sơ hợp lệ. "
+        "Hồ sơ vẫn ở hàng đợi vì điểm rủi ro {score} đạt ngưỡng gắn cờ khi được chấm; "
+        "nếu là sai phạm thì thuộc loại «{misuse}». Hãy đối chiếu các lý do bên dưới "
+        "trước khi kết luận.",
+        "By the model's own probabilities the likeliest explanation is {type} ({share}): "
+        "a legitimate filing. It is still in the queue because its risk score {score} reached "
+        "the flag threshold when it was scored; if it is misuse, the type would be "
+        '"{misuse}". Check the reasons below before concluding.',
+    ),
     "bad_filter": (
         "Bộ lọc không hợp lệ ({field}): {message}",
         "Invalid filter ({field}): {message}",
@@ -134,8 +154,6 @@ _UI: dict[str, tuple[str, str]] = {
     "verdict_type": ("Loại đã kết luận", "Concluded type"),
     "assignee": ("Người xử lý", "Assignee"),
     "source": ("Nguồn", "Source"),
-    "source_batch": ("Chấm điểm theo lô", "Batch scoring"),
-    "source_api": ("Chấm điểm khi nộp", "Scored at submission"),
     "model_version": ("Phiên bản mô hình", "Model version"),
     "probabilities": ("Xác suất theo loại", "Probability by type"),
     "reasons_title": ("Vì sao hồ sơ bị gắn cờ", "Why this dossier was flagged"),
@@ -182,6 +200,14 @@ _UI: dict[str, tuple[str, str]] = {
     "legend_suspicious": ("Liên kết đáng ngờ", "Suspicious link"),
     "legend_link": ("Liên kết", "Link"),
     "legend_focus": ("Hồ sơ đang xem", "This dossier"),
+    "graph_focus": ("Hồ sơ này", "This dossier"),
+    "graph_owner": ("Chủ hồ sơ", "Owner"),
+    "graph_holder": ("Chủ tài khoản", "Account holder"),
+    "graph_owner_holder": ("Chủ hồ sơ = chủ tài khoản", "Owner = account holder"),
+    "graph_person": ("Người {n}", "Person {n}"),
+    "legend_owner": ("Chủ hồ sơ (viền đậm)", "The owner (thick ring)"),
+    "legend_holder": ("Chủ tài khoản nộp (viền nét đứt)", "The account's holder (dashed ring)"),
+    "suspicious_links": ("Các liên kết đáng ngờ (màu đỏ)", "The suspicious links (red)"),
     "graph_stats": ("{nodes} nút, {edges} cạnh", "{nodes} nodes, {edges} links"),
     "related_title": ("Hồ sơ liên quan", "Related dossiers"),
     "related_intro": (
@@ -219,12 +245,12 @@ _UI: dict[str, tuple[str, str]] = {
     "units_title": ("Tỷ lệ nộp trực tuyến theo đơn vị", "Online share by unit"),
     "province_total": ("Toàn tỉnh", "Whole province"),
     "choose_unit": ("Chọn đơn vị", "Choose a unit"),
-    "unit_label": ("Đơn vị {unit}", "Unit {unit}"),
     "share_chart": (
         "Tỷ lệ trực tuyến báo cáo và ước tính thực chất theo tháng",
         "Claimed vs estimated genuine online share by month",
     ),
     "claimed_share": ("Tỷ lệ trực tuyến báo cáo", "Claimed online share"),
+    "target_line": ("Chỉ tiêu trực tuyến của đơn vị: {share}", "The unit's online target: {share}"),
     "genuine_share": ("Tỷ lệ trực tuyến thực chất (ước tính)", "Estimated genuine online share"),
     "officer_chart": (
         "Hồ sơ nghi cán bộ nộp thay, theo cán bộ tiếp nhận",
@@ -319,11 +345,6 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "legitimate": ("Hợp lệ", "Legitimate"),
         "needs_info": ("Cần thêm thông tin", "Needs more information"),
     },
-    "channel": {
-        "online": ("Trực tuyến", "Online"),
-        "counter": ("Tại quầy", "At the desk"),
-        "postal": ("Bưu chính", "Postal"),
-    },
     "via": {
         "account": ("Cùng tài khoản", "Same account"),
         "device": ("Cùng thiết bị", "Same device"),
@@ -353,21 +374,22 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "received_by": ("Cán bộ tiếp nhận", "Accepting officer"),
         "accepted_at": ("Thời điểm tiếp nhận", "Accepted at"),
     },
-    "declared_relation": {
-        "self": ("Bản thân", "Self"),
-        "parent": ("Cha/mẹ", "Parent"),
-        "guardian": ("Người giám hộ", "Guardian"),
-        "spouse": ("Vợ/chồng", "Spouse"),
-        "relative": ("Người thân", "Relative"),
-        "authorized": ("Được ủy quyền", "Authorized"),
-        "legal_rep": ("Đại diện theo pháp luật", "Legal representative"),
-        "other": ("Khác", "Other"),
+    "account_type": {
+        "citizen": ("Công dân", "Citizen"),
+        "business": ("Doanh nghiệp", "Business"),
     },
-    "attachment_kind": {
-        "digital": ("Bản điện tử", "Digital"),
-        "photo": ("Ảnh chụp", "Photo"),
-        "scan": ("Bản quét", "Scan"),
-        "none": ("Không có", "None"),
+    "unit_level": {
+        "province": ("Cấp tỉnh", "Province"),
+        "commune": ("Cấp xã", "Commune"),
+    },
+    "relation_kind": {
+        "parent_of": ("là cha/mẹ của", "parent of"),
+        "child_of": ("là con của", "child of"),
+        "spouse": ("vợ/chồng", "spouse"),
+        "guardian_of": ("là người giám hộ của", "guardian of"),
+        "ward_of": ("là người được giám hộ của", "ward of"),
+        "sibling": ("anh/chị/em", "sibling"),
+        "household": ("cùng hộ", "same household"),
     },
     "node": {
         "dossier": ("Hồ sơ", "Dossier"),
@@ -451,8 +473,14 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "no_units_table": ("Không có danh mục đơn vị.", "No units table was provided."),
     },
     "attr": {
-        "dossier_count": ("Số hồ sơ qua đây", "Dossiers through it"),
-        "owner_count": ("Số chủ hồ sơ khác nhau", "Distinct owners"),
+        "dossier_count": (
+            "Số hồ sơ qua đây (đến lúc chấm điểm, kể cả hồ sơ này)",
+            "Dossiers through it (up to scoring, this one included)",
+        ),
+        "owner_count": (
+            "Số chủ hồ sơ khác nhau (đến lúc chấm điểm, kể cả hồ sơ này)",
+            "Distinct owners (up to scoring, this one included)",
+        ),
         "shown": ("Số hồ sơ đang vẽ", "Dossiers drawn"),
         "submitted_at": ("Thời điểm nộp", "Submitted at"),
         "channel": ("Kênh nộp", "Channel"),
@@ -478,6 +506,12 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "valid_to": ("Hiệu lực đến", "Valid to"),
         "registered_at": ("Ngày đăng ký", "Registered"),
         "kind": ("Loại", "Kind"),
+        "visited_at": ("Thời điểm đến quầy", "Visited the desk at"),
+        "visit_id": ("Mã lượt đến quầy", "Visit"),
+        "accepted_at": ("Thời điểm tiếp nhận", "Accepted at"),
+        "authorization_id": ("Mã ủy quyền", "Mandate ID"),
+        "deceased": ("Đã mất", "Deceased"),
+        "name": ("Tên", "Name"),
         "at": ("Thời điểm", "At"),
         "yes": ("có", "yes"),
         "no": ("không", "no"),
@@ -502,6 +536,21 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user": ("người dùng", "user"),
         "role": ("vai trò", "role"),
         "sessions_ended": ("phiên bị đóng", "sessions ended"),
+        # the queue's filters, as an export records them
+        "unit_id": ("đơn vị", "unit"),
+        "month": ("tháng", "month"),
+        "status": ("trạng thái", "status"),
+        "min_score": ("điểm từ", "score from"),
+        "max_score": ("điểm đến", "score to"),
+        "sort": ("sắp xếp", "sort"),
+    },
+    "moment": {
+        "review": ("lúc xét duyệt (đủ dữ liệu)", "at review"),
+        "submission": ("lúc nộp", "at submission"),
+    },
+    "source": {
+        "batch": ("Chấm điểm theo lô", "Batch scoring"),
+        "api": ("Chấm điểm khi nộp", "Scored at submission"),
     },
     "action": {
         "login": ("Đăng nhập", "Login"),
@@ -522,6 +571,24 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "cases_load": ("Nạp vụ việc", "Cases loaded"),
     },
 }
+
+
+def _capitalised(feature: str) -> dict[str, tuple[str, str]]:
+    """A feature's category words (:data:`features.definitions.VALUE_TEXT`) as page labels."""
+    return {
+        code: (vi[:1].upper() + vi[1:], en[:1].upper() + en[1:])
+        for code, (vi, en) in VALUE_TEXT[feature].items()
+    }
+
+
+# the words of the data's own codes exist once, with the features that read them in reasons
+_LABELS.update(
+    channel=_capitalised("channel"),
+    declared_relation=_capitalised("declared_relation"),
+    attachment_kind=_capitalised("attachment_kind"),
+    staff_role=_capitalised("holder_staff_role"),
+)
+_LABELS["relation_kind"].update(VALUE_TEXT["relation_kind"])
 
 
 def translate(lang: str, key: str, **values: object) -> str:
@@ -549,6 +616,41 @@ def label(lang: str, kind: str, code: object) -> str:
     if pair is None:
         return str(code)
     return pair[1] if lang == "en" else pair[0]
+
+
+#: how an audit detail's value reads, by its key (a kind of label), when it is a code
+_DETAIL_KINDS = {
+    "field": "field",
+    "decision": "decision",
+    "proxy_type": "proxy_type",
+    "role": "role",
+    "status": "status",
+    "source": "source",
+    "at": "moment",
+}
+
+
+def detail_value(lang: str, key: str, value: object) -> str:
+    """An audit entry's detail value in words: codes by their labels, yes/no, filters spelt out."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return label(lang, "attr", "yes" if value else "no")
+    if isinstance(value, dict):
+        parts = [
+            f"{label(lang, 'detail', k)}: {detail_value(lang, k, v)}"
+            for k, v in sorted(value.items())
+            if v is not None
+        ]
+        return ", ".join(parts) or "—"
+    column = f"sort_{value.lstrip('-')}" if key == "sort" and isinstance(value, str) else ""
+    if column in _UI:
+        order = "sort_desc" if str(value).startswith("-") else "sort_asc"
+        return f"{translate(lang, column)} ({translate(lang, order)})"
+    if key == "month" and isinstance(value, str):
+        return month(lang, value)
+    kind = _DETAIL_KINDS.get(key)
+    return label(lang, kind, value) if kind else str(value)
 
 
 def labels(lang: str, kind: str) -> dict[str, str]:

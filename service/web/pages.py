@@ -23,6 +23,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from features.contract import PROXY_TYPES
 from service.cases import audit
@@ -59,6 +60,7 @@ from service.web._render import (
     user_of,
 )
 from service.web.i18n import LANGS, translate
+from service.web.unit_facts import unit_facts
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -238,6 +240,8 @@ def queue_page(request: Request) -> Response:
         except q.CaseInputError as exc:
             error, status = exc, 422
             f, page = q.QueueFilter(), q.QueuePage(0, 1, 50, [])
+        details = _reason_details(s, [c["id"] for c in page.items])
+        facts = unit_facts(request, s)
         units = unit_ids(s)
         people = assignees(s)
         # DISTINCT over an indexed column walks the index: cheap at 100,000 cases
@@ -251,6 +255,8 @@ def queue_page(request: Request) -> Response:
         "queue.html",
         {
             "page": page,
+            "details": details,
+            "unit_facts": facts,
             "pages": pages,
             "filters": filters,
             "sort": f.sort,
@@ -267,6 +273,18 @@ def queue_page(request: Request) -> Response:
         who=who,
         status=status,
     )
+
+
+def _reason_details(s: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The page's reasons (sentences, not only codes) and probabilities, by case id.
+
+    Read here rather than in the queue's items: only the page's rows (at most
+    one page, by primary key), and only the pages need them.
+    """
+    if not ids:
+        return {}
+    rows = s.execute(sa.select(Case.id, Case.reasons, Case.probabilities).where(Case.id.in_(ids)))
+    return {r.id: {"reasons": r.reasons, "probabilities": r.probabilities} for r in rows}
 
 
 # ----------------------------------------------------------------- units
@@ -295,13 +313,17 @@ def _dashboard(request: Request, unit_id: str | None) -> Response:
             message = translate(lang_of(request), "unit_not_found", unit=(unit_id or "")[:64])
             return error_page(request, who, 404, message, back="/units")
         units = board["units"]
-    months = board["months"]
+        facts = unit_facts(request, s)
+    shares = ("claimed_online_share", "estimated_genuine_online_share")
+    months = charts.known_span(board["months"], shares)  # no empty month at the axis' ends
+    target = facts[unit_id].online_target if unit_id in facts else None
     share = charts.line_chart(
-        [m["month"] for m in months],
+        [str(m["month"]) for m in months],
         {
-            "claimed": [m["claimed_online_share"] for m in months],
-            "genuine": [m["estimated_genuine_online_share"] for m in months],
+            "claimed": [m["claimed_online_share"] for m in months],  # type: ignore[misc]
+            "genuine": [m["estimated_genuine_online_share"] for m in months],  # type: ignore[misc]
         },
+        target=target,
     )
     per_officer: dict[tuple[str, str], dict[str, Any]] = {}
     for o in board["officers"]:
@@ -322,7 +344,14 @@ def _dashboard(request: Request, unit_id: str | None) -> Response:
     return render(
         request,
         "units.html",
-        {"board": board, "share": share, "bars": bars, "units": units, "unit_id": unit_id},
+        {
+            "board": board,
+            "share": share,
+            "bars": bars,
+            "units": units,
+            "unit_id": unit_id,
+            "unit_facts": facts,
+        },
         who=who,
     )
 

@@ -1,7 +1,7 @@
 """The simulator: deterministic, in the contract's format, and plausible.
 
 Each typology and each legitimate look-alike is checked for presence and for
-the traces the domain says it leaves (DOMAIN.md): where it is filed from,
+the traces the domain says it leaves (docs/domain.md): where it is filed from,
 through whose account, when, and with what around it.
 """
 

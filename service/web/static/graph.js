@@ -80,12 +80,42 @@
     });
     this.edges.forEach(function (e) { e.of = pairs[e.pair]; });
     this.nodes.forEach(function (n) { n.r = radius(n, focus); });
+    this.owner = (data.graph && data.graph.owner) || "";
+    this.holder = (data.graph && data.graph.holder) || "";
+    this.name(words);
     this.place();
     this.alpha = 1;
     this.settle(this.nodes.length > 250 ? 160 : 320);
     this.draw();
     this.fit();
   }
+
+  function tail(label) {
+    var text = String(label || "");
+    var bare = text.indexOf(":") >= 0 ? text.slice(text.indexOf(":") + 1) : text;
+    return bare.length > 5 ? "…" + bare.slice(-4) : bare;
+  }
+
+  /* Short names a person can read and say aloud: the owner and the holder by their part,
+   * other people numbered, everything else its kind and the last characters of its id
+   * (the full pseudonym stays in the tooltip, to compare with other cases). */
+  Graph.prototype.name = function (words) {
+    var self = this, people = 1, short = words.short || {};
+    this.nodes.forEach(function (n) {
+      n.role = n.id === self.focus ? "focus" : n.id === self.owner ? "owner" :
+               n.id === self.holder ? "holder" : "";
+      if (n.id === self.owner && n.id === self.holder) n.role = "owner holder";
+      if (n.role === "focus") n.short = short.focus;
+      else if (n.role === "owner holder") n.short = short.owner_holder;
+      else if (n.role === "owner") n.short = short.owner;
+      else if (n.role === "holder") n.short = short.holder;
+      else if (n.type === "person") n.short = (short.person || "#{n}").replace("{n}", ++people);
+      else if (n.type === "unit" || n.type === "network") {
+        var text = String(n.label);
+        n.short = text.length > 24 ? text.slice(0, 23) + "…" : text;
+      } else n.short = (words.nodes[n.type] || n.type) + " " + tail(n.label);
+    });
+  };
 
   /* Start positions: rings around the focus by hop distance, so the layout settles fast. */
   Graph.prototype.place = function () {
@@ -127,8 +157,8 @@
         var d2 = dx * dx + dy * dy;
         if (d2 < 0.01) { dx = (Math.random() - 0.5); dy = (Math.random() - 0.5); d2 = 0.5; }
         if (d2 > 250000) continue;
-        var f = (1300 * alpha) / d2;
-        var room = a.r + b.r + 40;  // keep circles and their labels from overlapping
+        var f = (2600 * alpha) / d2;
+        var room = a.r + b.r + 56;  // keep circles and their labels from overlapping
         if (d2 < room * room) f += (0.5 * (room - Math.sqrt(d2))) / Math.sqrt(d2);
         a.vx -= dx * f; a.vy -= dy * f;
         b.vx += dx * f; b.vy += dy * f;
@@ -137,7 +167,10 @@
     this.edges.forEach(function (e) {
       var dx = e.t.x - e.s.x, dy = e.t.y - e.s.y;
       var d = Math.sqrt(dx * dx + dy * dy) || 1;
-      var want = 48 + e.s.r + e.t.r;
+      // a hub (an account with many dossiers) gets longer links, so its spokes fan out
+      // instead of bunching in the middle
+      var want = 60 + e.s.r + e.t.r + 9 * Math.sqrt(Math.max(e.s.adj.length, e.t.adj.length));
+      if (e.suspicious) want += 20;
       var k = ((d - want) / d) * 0.06 * alpha;
       e.s.vx += dx * k; e.s.vy += dy * k;
       e.t.vx -= dx * k; e.t.vy -= dy * k;
@@ -173,29 +206,24 @@
       e.path = el("path", { class: "edge" + (e.suspicious ? " suspicious" : "") }, e.g);
       e.path.setAttribute("data-type", e.type || "");
       e.hit = el("path", { class: "edge-hit" }, e.g);
-      if (e.suspicious) {
-        e.text = el("text", { class: "edge-label", "text-anchor": "middle" }, e.g);
-        e.text.textContent = words.edges[e.type] || e.type;
-      }
+      e.path.setAttribute("aria-label", (words.edges[e.type] || e.type));
       e.hit.addEventListener("mouseenter", function (ev) { self.tipEdge(e, ev); });
       e.hit.addEventListener("mousemove", function (ev) { self.moveTip(ev); });
       e.hit.addEventListener("mouseleave", function () { self.hideTip(); });
     });
-    var many = this.nodes.length > 90;
     this.nodes.forEach(function (n) {
       var linked = words.cases[n.id];
-      var cls = "node node-" + n.type + (n.id === self.focus ? " focus" : "") + (linked ? " linked" : "");
+      var cls = "node node-" + n.type + (n.id === self.focus ? " focus" : "") + (linked ? " linked" : "") +
+                (n.role && n.role !== "focus" ? " " + n.role : "");
       n.g = el("g", { class: cls }, nodeLayer);
       n.g.setAttribute("data-id", n.id);
       n.g.setAttribute("data-type", n.type);
       var colour = getComputedStyle(document.documentElement).getPropertyValue("--n-" + n.type).trim();
+      if (n.role && n.role !== "focus") el("circle", { class: "ring", r: (n.r + 4).toFixed(1) }, n.g);
       el("circle", { r: n.r.toFixed(1), fill: colour || "#888" }, n.g);
-      var showLabel = n.id === self.focus || (!many && n.type !== "dossier");
-      if (showLabel) {
-        var t = el("text", { x: 0, y: (n.r + 11).toFixed(1), "text-anchor": "middle" }, n.g);
-        var text = String(n.label);
-        t.textContent = text.length > 22 ? text.slice(0, 21) + "…" : text;
-      }
+      n.text = el("text", { x: 0, y: (n.r + 12).toFixed(1), "text-anchor": "middle", class: "label" }, n.g);
+      n.text.textContent = n.short;
+      n.priority = n.role ? 0 : n.type === "dossier" ? 2 : 1;
       n.g.addEventListener("pointerdown", function (ev) { self.grab(n, ev); });
       n.g.addEventListener("mouseenter", function (ev) { self.tipNode(n, ev); });
       n.g.addEventListener("mousemove", function (ev) { self.moveTip(ev); });
@@ -206,6 +234,7 @@
     this.tip.hidden = true;
     this.host.appendChild(svg);
     this.host.appendChild(this.tip);
+    this.listLinks();
     this.k = 1; this.aspect = 1; this.tx = 0; this.ty = 0;
     svg.addEventListener("wheel", function (ev) { self.zoom(ev); }, { passive: false });
     svg.addEventListener("pointerdown", function (ev) { if (ev.target === svg) self.pan(ev); });
@@ -232,12 +261,42 @@
       }
       e.path.setAttribute("d", d);
       e.hit.setAttribute("d", d);
-      if (e.text) { e.text.setAttribute("x", mx.toFixed(1)); e.text.setAttribute("y", (my - 5).toFixed(1)); }
     });
     this.nodes.forEach(function (n) {
       n.g.setAttribute("transform", "translate(" + X(n).toFixed(1) + "," + Y(n).toFixed(1) + ")");
     });
     this.view.setAttribute("data-scale", this.k.toFixed(3));
+    this.declutter();
+  };
+
+  /* Labels never overlap: the owner's, the holder's and this dossier's first, then the
+   * others; a label that would cover one already placed waits for the hover (its tooltip). */
+  Graph.prototype.declutter = function () {
+    var placed = [];
+    var order = this.nodes.slice().sort(function (a, b) { return a.priority - b.priority; });
+    order.forEach(function (n) {
+      n.text.classList.remove("label-hidden");
+      var box = n.text.getBoundingClientRect();
+      if (!box.width) return;
+      var hit = placed.some(function (p) {
+        return box.left < p.right && p.left < box.right && box.top < p.bottom && p.top < box.bottom;
+      });
+      if (hit) n.text.classList.add("label-hidden");
+      else placed.push(box);
+    });
+  };
+
+  /* The suspicious links in words under the graph: what the red lines are, readable in a list. */
+  Graph.prototype.listLinks = function () {
+    var list = document.getElementById("suspicious-links");
+    if (!list) return;
+    var words = this.words;
+    this.edges.filter(function (e) { return e.suspicious; }).forEach(function (e) {
+      var li = document.createElement("li");
+      li.textContent = e.s.short + " — " + (words.edges[e.type] || e.type) + " — " + e.t.short;
+      list.appendChild(li);
+    });
+    list.hidden = !list.children.length;
   };
 
   Graph.prototype.fit = function () {
@@ -329,7 +388,8 @@
       var v = shown(attrs[k], words);
       if (v === null) return;
       var name = words.attrs[k] || k.replace(/_/g, " ");
-      if (k === "channel" || k === "declared_relation") v = String(attrs[k]);
+      var coded = words.values && words.values[k];
+      if (coded && coded[String(attrs[k])]) v = coded[String(attrs[k])];
       out.push([name, v]);
     });
     return out;
@@ -361,7 +421,7 @@
 
   Graph.prototype.tipNode = function (n, ev) {
     var words = this.words;
-    var title = (words.nodes[n.type] || n.type) + ": " + n.label;
+    var title = n.short + " — " + (words.nodes[n.type] || n.type) + ": " + n.label;
     var caseId = words.cases[n.id];
     var extra = caseId ? (words.attrs.open_case || "#{id}").replace("{id}", caseId) : "";
     this.showTip(title, this.rows(n.attrs), ev, extra);
@@ -376,7 +436,7 @@
     var words = this.words;
     var title = (words.edges[e.type] || e.type) + (e.suspicious ? " — " + words.suspicious : "");
     var rows = this.rows(e.attrs);
-    rows.unshift(["", e.s.label + " → " + e.t.label]);
+    rows.unshift(["", e.s.short + " → " + e.t.short]);
     rows[0][0] = words.nodes[e.s.type] + " → " + words.nodes[e.t.type];
     this.showTip(title, rows, ev, "");
   };

@@ -52,3 +52,27 @@ def test_bar_chart_orders_scales_and_limits() -> None:
 def test_bar_chart_of_nothing() -> None:
     chart = charts.bar_chart([])
     assert chart.bars == () and chart.x_ticks
+
+
+def test_the_target_is_a_line_the_axis_makes_room_for() -> None:
+    # shares of 40-50 % and a target of 80 %: the axis reaches the target, drawn above the data
+    chart = charts.line_chart(
+        ["2025-07", "2025-08"], {"claimed": [0.5, 0.45], "genuine": [0.4, 0.42]}, target=0.8
+    )
+    assert chart.target is not None and chart.target.value == 0.8
+    assert chart.y_ticks[-1].value >= 0.8
+    assert chart.target.at < min(p.y for s in chart.series for p in s.points)
+    assert charts.line_chart(["2025-07"], {"claimed": [0.5]}).target is None
+
+
+def test_months_without_figures_at_the_ends_are_left_off_the_axis() -> None:
+    rows = [
+        {"month": "2025-06", "claimed": None},
+        {"month": "2025-07", "claimed": 0.5},
+        {"month": "2025-08", "claimed": None},  # a gap inside stays
+        {"month": "2025-09", "claimed": 0.6},
+        {"month": "2025-10", "claimed": None},  # cases, no figures yet: the empty month
+    ]
+    kept = charts.known_span(rows, ["claimed"])
+    assert [r["month"] for r in kept] == ["2025-07", "2025-08", "2025-09"]
+    assert charts.known_span(rows[:1], ["claimed"]) == []

@@ -150,7 +150,9 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    seeded = Seeded(store, [case_id], {"identity_misuse": [case_id]}, [UNIT], case_id, UNIT, [])
+    seeded = Seeded(
+        store, [case_id], {"identity_misuse": [case_id]}, [UNIT], case_id, UNIT, [], case_id
+    )
     yield Workbench(f"http://127.0.0.1:{port}", seeded)
     server.should_exit = True
     thread.join(10)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from features import NODE_TYPES
+from features.compute import CATEGORIES
 from features.contract import PROXY_TYPES
 from service.cases.audit import ACTIONS
 from service.cases.models import CASE_STATUSES, DECISION_TYPES, USER_ROLES
-from service.web import i18n
+from service.web import explain, i18n
 
 TEMPLATES = Path(i18n.__file__).with_name("templates")
 
@@ -41,6 +42,10 @@ def test_every_template_key_exists_in_both_languages() -> None:
                 unit="u",
                 nodes=1,
                 edges=1,
+                type="t",
+                share="s",
+                score="0,5",
+                misuse="m",
             )
 
 
@@ -115,5 +120,74 @@ def test_feature_names_and_values_come_from_the_definitions() -> None:
     )
     assert i18n.feature_value("en", "holder_relation", "none_known") == "no recorded link"
     assert i18n.feature_value("vi", "acct_owners", 48) == "48"
-    assert i18n.feature_value("vi", "dev_self_share", 0.25) == "0,25"
+    # shares read as percentages, never a bare fraction
+    assert i18n.feature_value("vi", "dev_self_share", 0.25) == "25,0%"
     assert i18n.feature_value("en", "acct_owners", None) == "—"
+
+
+@pytest.mark.parametrize("feature", sorted(CATEGORIES))
+def test_every_category_value_reads_in_words_in_vietnamese(feature: str) -> None:
+    # "quan hệ tự khai: self", "Loại tài khoản: citizen": a code must never reach Vietnamese text
+    for value in CATEGORIES[feature]:
+        text = i18n.feature_value("vi", feature, value)
+        assert text != value and "_" not in text, (feature, value, text)
+
+
+def test_distance_to_target_reads_in_percentage_points_with_its_direction() -> None:
+    # 0.115 was shown as a bare "0,115": 11.5 points below the target, in words
+    assert i18n.feature_value("vi", "unit_target_gap", 0.115) == (
+        "thấp hơn chỉ tiêu 11,5 điểm phần trăm"
+    )
+    assert i18n.feature_value("en", "unit_target_gap", -0.03) == (
+        "3.0 percentage points above target"
+    )
+    assert i18n.feature_value("vi", "unit_target_gap", 0.0) == "đúng chỉ tiêu"
+
+
+def test_the_two_owner_counts_say_what_they_count() -> None:
+    # the reason counts owners before this dossier, the graph every dossier up to scoring:
+    # 121 and 169 for one account are both right once each says which it is
+    assert "trước hồ sơ này" in i18n.feature_name("vi", "acct_owners")
+    assert "kể cả hồ sơ này" in i18n.label("vi", "attr", "owner_count")
+    assert "before this dossier" in i18n.feature_name("en", "acct_owners")
+
+
+@pytest.mark.parametrize(
+    ("predicted", "probabilities", "doubt", "likeliest"),
+    [
+        # the inspector's case: "identity misuse" predicted, family at 89.8 %
+        ("identity_misuse", {"family": 0.898, "identity_misuse": 0.061}, True, "family"),
+        ("identity_misuse", {"identity_misuse": 0.7, "family": 0.3}, False, "identity_misuse"),
+        # two misuse types: the predicted one is shown, not doubted
+        ("officer_proxy", {"identity_misuse": 0.5, "officer_proxy": 0.4}, False, "identity_misuse"),
+        ("identity_misuse", {}, False, "identity_misuse"),
+    ],
+)
+def test_the_badge_never_calls_a_likely_legitimate_filing_misuse(
+    predicted: str, probabilities: dict[str, float], doubt: bool, likeliest: str
+) -> None:
+    badge = explain.type_badge(predicted, probabilities)
+    assert (badge.doubt, badge.likeliest) == (doubt, likeliest)
+
+
+def test_a_model_reason_is_written_from_its_evidence_once() -> None:
+    stored = [
+        {
+            "code": "M.declared_relation",
+            "vi": "quan hệ tự khai: self (thường gặp: self)",
+            "evidence": {"declared_relation": "self", "typical": "parent"},
+        }
+    ]
+    (line,) = explain.reason_lines(stored, "vi")
+    assert line.text == "quan hệ tự khai: bản thân (tự nộp) (thường gặp: cha/mẹ)"
+    assert line.evidence == ()  # not repeated below itself
+
+
+def test_audit_details_read_in_words() -> None:
+    wanted = {"proxy_type": "officer_proxy", "status": "open", "sort": "-risk_score", "page": None}
+    assert i18n.detail_value("vi", "filter", wanted) == (
+        "loại: Cán bộ nộp thay, sắp xếp: Điểm rủi ro (giảm dần), trạng thái: Chưa xử lý"
+    )
+    assert i18n.detail_value("vi", "source", "batch") == "Chấm điểm theo lô"
+    assert i18n.detail_value("vi", "throttled", True) == "có"
+    assert i18n.detail_value("en", "role", "reviewer") == "Reviewer"

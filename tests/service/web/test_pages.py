@@ -235,11 +235,25 @@ def test_reveal_is_a_reviewer_post_audited_per_field(client: TestClient, store: 
     r = client.post(
         "/cases/3/reveal", data={"field": ["owner_id", "contact_phone"], "csrf_token": token}
     )
-    assert r.status_code == 200
-    assert OWNER_ID in r.text and PHONE in r.text and "Nguyễn Thị Hoa" not in r.text
+    # POST, redirect, GET: the answer is the case page itself, so a reload resubmits nothing
+    assert r.status_code == 303 and r.headers["location"] == "/cases/3#dossier"
     fields = sorted(e.detail["field"] for e in _actions(store, "reveal", 3))
     assert fields == ["contact_phone", "owner_id"]
     assert all(OWNER_ID not in str(e.detail) for e in _actions(store, "reveal", 3))
+    # the redirect carries field names, bound to this session; never a value
+    cookie = r.headers["set-cookie"]
+    assert "reveal=" in cookie and OWNER_ID not in cookie and PHONE not in cookie
+    assert "Path=/cases/3" in cookie and "HttpOnly" in cookie
+    r = client.get("/cases/3")
+    assert OWNER_ID in r.text and PHONE in r.text and "Nguyễn Thị Hoa" not in r.text
+    # shown once: reloading masks again, and records no new reveal
+    again = client.get("/cases/3")
+    assert OWNER_ID not in again.text and PHONE not in again.text
+    assert len(_actions(store, "reveal", 3)) == 2
+    # a reveal cookie forged or taken from another session shows nothing
+    forged = "3|owner_id|9999999999|" + "0" * 64
+    client.cookies.set("reveal", forged, path="/cases/3")
+    assert OWNER_ID not in client.get("/cases/3").text
     # an unknown field is refused, naming it
     r = client.post("/cases/3/reveal", data={"field": "password_hash", "csrf_token": token})
     assert r.status_code == 422 and "reveal" in r.text
@@ -323,7 +337,8 @@ def test_language_links_of_a_post_answer_lead_back_to_the_case(client: TestClien
     _login(client, "binh")
     token = _csrf(client, "/cases/1")
     r = client.post("/cases/1/reveal", data={"field": "owner_id", "csrf_token": token})
-    assert 'href="/lang/en?next=/cases/1"' in r.text
+    r = client.get(r.headers["location"].partition("#")[0])
+    assert OWNER_ID in r.text and 'href="/lang/en?next=/cases/1"' in r.text
 
 
 def test_unknown_case_and_unit_explain_and_link_back(client: TestClient) -> None:

@@ -164,7 +164,7 @@ def test_case_page_graph_reasons_gaps_and_related(
     # dragging a node moves it (and pins it)
     node = page.locator("#graph-canvas g.node:not(.focus)").first
     before = node.get_attribute("transform")
-    box = node.bounding_box()
+    box = node.locator("circle:not(.ring)").bounding_box()  # the node, not its label below
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -296,15 +296,20 @@ def test_reveal_shows_the_value_and_is_logged(page: Page, workbench: Workbench) 
     before = len(_audit(workbench, "reveal", case_id))
     page.click("button.reveal[data-reveal='owner_id']")
     expect(page.locator("#value-owner_id")).to_have_text(owner_id)
+    # POST, redirect, GET: the address is the case's, never the POST's, and holds no value
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}#dossier$"))
+    assert owner_id not in page.url
     for other in others:  # the other fields stay masked
         expect(page.locator(f"#value-{other}")).to_contain_text("*")
     after = _audit(workbench, "reveal", case_id)
     assert len(after) == before + 1
     assert after[-1].username == "binh.reviewer" and after[-1].detail == {"field": "owner_id"}
     assert owner_id not in str(after[-1].detail)  # the field is logged, never the value
-    # reloading (GET) masks it again: a reveal is one deliberate act, not a setting
-    page.goto(f"/cases/{case_id}")
+    # a reload is a GET (no "resubmit the form?"), masks it again and reveals nothing new:
+    # a reveal is one deliberate act, not a setting
+    page.reload()
     assert "*" in page.locator("#value-owner_id").inner_text()
+    assert len(_audit(workbench, "reveal", case_id)) == before + 1
 
 
 def test_switching_to_english(page: Page, workbench: Workbench, tmp_path: Path) -> None:
