@@ -138,7 +138,10 @@ HEADLINE = (
     ("flag_rate_self_kiosk", "kiosk flagged"),
     ("unit_share.mean_abs_error", "unit error"),
     ("fairness.owner_70_plus.ratio", "70+ ratio"),
+    ("fairness.owner_70_plus.flagged", "70+ flagged"),
+    ("fairness.owner_70_plus.excess", "70+ excess"),
     ("fairness.child_by_parent.ratio", "child ratio"),
+    ("fairness.child_by_parent.flagged", "child flagged"),
 )
 
 

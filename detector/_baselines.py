@@ -356,16 +356,30 @@ def fairness_groups(ds: Dataset, rows: np.ndarray, truth: np.ndarray) -> dict[st
 
 
 def fairness(flagged: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Each group's flag rate, and its ratio to the other legitimate dossiers' (1 = even)."""
-    base = _rate(flagged, groups["other_legitimate"])
-    out: dict[str, Any] = {"other_legitimate": {"dossiers": int(groups["other_legitimate"].sum()),
-                                                "flag_rate": base}}  # fmt: skip
+    """Each group's flag rate, and its ratio to the other legitimate dossiers' (1 = even).
+
+    Beside the ratio, the counts it rests on: ``flagged`` (the group's flagged
+    legitimate dossiers) and ``excess`` (how many more than the others' rate
+    would give). One flagged dossier among a thousand elderly owners can make
+    a ratio of 5: the counts say whether that is a pattern or a single case.
+    """
+    others = groups["other_legitimate"]
+    base = _rate(flagged, others)
+    out: dict[str, Any] = {"other_legitimate": {"dossiers": int(others.sum()), "flag_rate": base,
+                                                "flagged": int(flagged[others].sum())}}  # fmt: skip
     for name in ("owner_70_plus", "child_by_parent"):
         rate = _rate(flagged, groups[name])
         ratio = None
         if rate is not None and base is not None:
             ratio = rate / base if base > 0 else (1.0 if rate == 0 else float("inf"))
-        out[name] = {"dossiers": int(groups[name].sum()), "flag_rate": rate, "ratio": ratio}
+        n, hits = int(groups[name].sum()), int(flagged[groups[name]].sum())
+        out[name] = {
+            "dossiers": n,
+            "flag_rate": rate,
+            "ratio": ratio,
+            "flagged": hits,
+            "excess": round(hits - n * (base or 0.0), 1),
+        }
     return out
 
 
