@@ -1,5 +1,10 @@
 """Reading one contract table from a CSV or Parquet file (used by :mod:`features.reader`).
 
+A table may also come as a folder of parts (``dossiers/2025-07.parquet``,
+``dossiers/2025-08.parquet``, ...: one per province and month in a national
+extract): the parts are read in name order and stacked, record numbers
+running on from one part to the next.
+
 Only what must touch the file lives here: finding the file, checking that it
 is UTF-8 CSV or Parquet with the required columns, and returning the contract
 columns as they are written (text for CSV) indexed by 1-based record number.
@@ -45,9 +50,25 @@ class RawTable:
 
 
 def locate(folder: Path, name: str) -> Path | None:
-    """``<name>.parquet`` or else ``<name>.csv`` in ``folder`` (file names case-insensitive)."""
-    files = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    return files.get(f"{name}.parquet") or files.get(f"{name}.csv")
+    """``<name>.parquet``, else a folder ``<name>/`` of parts, else ``<name>.csv`` in ``folder``.
+
+    File and folder names are case-insensitive; a folder without a part
+    (``*.parquet`` or ``*.csv``) does not count.
+    """
+    entries = list(folder.iterdir())
+    files = {p.name.lower(): p for p in entries if p.is_file()}
+    folders = {p.name.lower(): p for p in entries if p.is_dir()}
+    parted = folders.get(name)
+    if parted is not None and not parts(parted):
+        parted = None
+    return files.get(f"{name}.parquet") or parted or files.get(f"{name}.csv")
+
+
+def parts(folder: Path) -> list[Path]:
+    """A table folder's parts in name order: its Parquet files, or else its CSV files."""
+    found = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    parquet = [p for p in found if p.suffix.lower() == ".parquet"]
+    return parquet or [p for p in found if p.suffix.lower() == ".csv"]
 
 
 def _match_columns(path: Path, table: Table, names: list[str]) -> dict[str, int]:
@@ -220,12 +241,58 @@ def check_header(path: Path, table: Table) -> None:
         As :func:`read_table_file` would for an empty file, one that is not
         UTF-8 CSV or Parquet, or one without a required column.
     """
-    parquet = path.suffix.lower() == ".parquet"
-    _match_columns(path, table, _open_parquet(path)[1] if parquet else _read_header(path))
+    for part in parts(path) if path.is_dir() else [path]:
+        parquet = part.suffix.lower() == ".parquet"
+        _match_columns(part, table, _open_parquet(part)[1] if parquet else _read_header(part))
 
 
 def read_table_file(path: Path, table: Table) -> RawTable:
-    """Read ``path`` as CSV or Parquet, by its extension."""
+    """Read ``path`` as CSV or Parquet, by its extension; a folder as its parts, stacked."""
+    if path.is_dir():
+        return _read_parts(path, table)
     if path.suffix.lower() == ".parquet":
         return read_parquet(path, table)
     return read_csv(path, table)
+
+
+def _read_parts(folder: Path, table: Table) -> RawTable:
+    """Every part of a table folder, stacked; record numbers run on across the parts.
+
+    A skipped CSV row is reported once for the table, with its record number
+    in the whole table and the part that holds it.
+    """
+    raws: list[RawTable] = []
+    offset, frames, issues, bad, examples, params = 0, [], [], 0, [], {}
+    for part in parts(folder):
+        raw = read_table_file(part, table)
+        raw.frame.index = raw.frame.index + offset
+        for issue in raw.issues:  # reading a file reports only its skipped rows
+            if issue.code != "bad_csv_row":  # pragma: no cover - no other issue while reading
+                issues.append(issue)
+                continue
+            bad += issue.n
+            params = dict(issue.params)  # the header's width: the parts share one header
+            examples += [
+                {**e, "record": None if e.get("record") is None else e["record"] + offset,
+                 "part": part.name}
+                for e in issue.examples or ()
+            ]  # fmt: skip
+        frames.append(raw.frame)
+        raws.append(raw)
+        offset += raw.rows_read
+    columns = [c for c in table.column_names if any(c in f.columns for f in frames)]
+    frame = pd.concat([f.reindex(columns=columns) for f in frames]) if frames else pd.DataFrame()
+    if bad:
+        issues.append(
+            Issue("bad_csv_row", table.name, None, count=bad,
+                  examples=tuple(examples[:MAX_EXAMPLES]), params=params)
+        )  # fmt: skip
+    formats = {r.file_format for r in raws}
+    return RawTable(
+        frame,
+        folder,
+        formats.pop() if len(formats) == 1 else "mixed",
+        offset,
+        sum(r.rows_skipped for r in raws),
+        issues,
+    )

@@ -360,3 +360,75 @@ def test_read_labels(tmp_path: Path) -> None:
     assert report.tables["labels"].rows_read == 5
     with pytest.raises(ContractError, match="labels file not found"):
         read_labels(tmp_path / "nope.csv")
+
+
+def _split(folder: Path, name: str, at: int) -> Path:
+    """Turn ``<name>.csv`` into a folder ``<name>/`` of two CSV parts, split after data row ``at``."""
+    lines = (folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()
+    (folder / f"{name}.csv").unlink()
+    (folder / name).mkdir()
+    header, rows = lines[0], lines[1:]
+    (folder / name / "2025-03.csv").write_text("\n".join([header, *rows[:at]]) + "\n", "utf-8")
+    (folder / name / "2025-04.csv").write_text("\n".join([header, *rows[at:]]) + "\n", "utf-8")
+    return folder
+
+
+def test_a_table_may_come_as_a_folder_of_parts(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    whole = read_dataset(folder_of(tables))
+    parted = read_dataset(_split(folder_of(tables), "dossiers", 2))
+    pd.testing.assert_frame_equal(parted["dossiers"], whole["dossiers"])
+    assert parted.sources["dossiers"].name == "dossiers" and parted.sources["dossiers"].is_dir()
+    assert parted.report.tables["dossiers"].rows_read == whole.report.tables["dossiers"].rows_read
+    check_folder(parted.sources["dossiers"].parent)  # the header check reads every part
+
+
+def test_parquet_parts_are_read_like_one_file(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    folder = folder_of(tables, "parquet")
+    whole = read_dataset(folder)
+    frame = pq.read_table(folder / "dossiers.parquet")
+    (folder / "dossiers.parquet").unlink()
+    (folder / "dossiers").mkdir()
+    pq.write_table(frame.slice(0, 1), folder / "dossiers" / "part-0.parquet")
+    pq.write_table(frame.slice(1), folder / "dossiers" / "part-1.parquet")
+    (folder / "dossiers" / "_notes.txt").write_text("not a part")
+    pd.testing.assert_frame_equal(read_dataset(folder)["dossiers"], whole["dossiers"])
+
+
+def test_a_skipped_row_in_a_later_part_keeps_its_number_in_the_whole_table(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    folder = _split(folder_of(tables), "dossiers", 2)
+    second = folder / "dossiers" / "2025-04.csv"
+    lines = second.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "garbage,row")  # after the part's first data row: record 4 of the table
+    second.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ds = read_dataset(folder)
+    (finding,) = ds.report.find("bad_csv_row")
+    assert finding.count == 1 and "(expected 19)" in finding.message_en
+    assert [(e["record"], e["part"]) for e in finding.examples] == [(4, "2025-04.csv")]
+    assert ds["dossiers"]["dossier_id"].tolist() == ["D1", "D2", "D3", "D4"]
+
+
+def test_a_part_without_a_required_column_is_named(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    folder = _split(folder_of(tables), "dossiers", 2)
+    second = folder / "dossiers" / "2025-04.csv"
+    lines = second.read_text(encoding="utf-8").splitlines()
+    second.write_text("\n".join(line.split(",", 1)[1] for line in lines) + "\n", "utf-8")
+    with pytest.raises(ContractError, match=r"^2025-04\.csv: required column 'dossier_id'"):
+        read_dataset(folder)
+    with pytest.raises(ContractError, match=r"^2025-04\.csv: required column 'dossier_id'"):
+        check_folder(folder)
+
+
+def test_an_empty_table_folder_is_no_table(tables: Tables, folder_of: Callable[..., Path]) -> None:
+    folder = folder_of(tables)
+    (folder / "accounts.csv").unlink()
+    (folder / "accounts").mkdir()
+    with pytest.raises(ContractError, match=r"required table 'accounts' is missing"):
+        read_dataset(folder)
