@@ -76,6 +76,10 @@ def simulate(
     dirt: Annotated[
         float, typer.Option(help="Multiplier of the dirty-data rates (0 = clean export).")
     ] = 1.0,
+    parts: Annotated[
+        bool,
+        typer.Option("--parts", help="Write the dossiers as one file per month in data/dossiers/."),
+    ] = False,
 ) -> None:
     """Simulate a province in the data contract's format (labels kept outside the data folder)."""
     from detector.simulate import SimConfig, write_province
@@ -100,7 +104,7 @@ def simulate(
             bar.update(task, description=msg, advance=0 if msg == stages[0] else 1)
 
         province = run(cfg, progress=step)
-        data = write_province(province, out_dir, fmt=file_format, progress=step)
+        data = write_province(province, out_dir, fmt=file_format, progress=step, parts=parts)
         bar.update(task, completed=len(stages) + 9, description="done")
     m = province.manifest
     table = Table(

@@ -103,13 +103,34 @@ def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
         pacsv.write_csv(table, path.with_suffix(".csv"), pacsv.WriteOptions(quoting_style="needed"))
 
 
+def _write_parts(df: pd.DataFrame, folder: Path, fmt: str) -> None:
+    """``df`` (the dossiers) as one file per submission month in ``folder`` (``2025-07.parquet``).
+
+    Rows whose submission time does not start with a month (the export's
+    dirt) go to ``undated``: every row is written once.
+    """
+    folder.mkdir()
+    month = df["submitted_at"].astype("string").str.extract(r"^(\d{4}-\d{2})", expand=False)
+    for key, part in df.groupby(month.fillna("undated"), sort=True):
+        _write_table(part, folder / str(key), fmt)
+
+
 def write_province(
-    province: Province, out_dir: str | Path, fmt: str = "csv", progress: Progress | None = None
+    province: Province,
+    out_dir: str | Path,
+    fmt: str = "csv",
+    progress: Progress | None = None,
+    *,
+    parts: bool = False,
 ) -> Path:
     """Write ``province`` under ``out_dir`` (see the package docstring for the layout).
 
+    With ``parts`` the dossiers table is a folder of one file per month
+    (``data/dossiers/2025-07.parquet``, ...), as a national extract comes.
     Returns the data folder.
     """
+    import shutil
+
     from features.errors import UsageError
 
     if fmt not in ("csv", "parquet"):
@@ -117,15 +138,18 @@ def write_province(
     out = Path(out_dir)
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
-    for stale in data.glob("*.*"):
+    for stale in data.glob("*"):
         if stale.stem in TABLES:
-            stale.unlink()
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     for name in TABLES:
         if name not in province.tables:  # absent from this export (SimConfig.absent_tables)
             continue
         if progress:
             progress(f"writing {name}")
-        _write_table(province.tables[name], data / name, fmt)
+        if parts and name == "dossiers":
+            _write_parts(province.tables[name], data / name, fmt)
+        else:
+            _write_table(province.tables[name], data / name, fmt)
     _write_table(province.labels, out / "labels", "csv")
     _write_table(province.scenarios, out / "scenarios", "csv")
     (out / "manifest.json").write_text(

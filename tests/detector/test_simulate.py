@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from detector.simulate import DEFAULT_SHARES, Province, SimConfig, simulate, write_province
+from features import read_dataset
 from features.contract import PROXY_TYPES, TABLES
 
 LOCAL = "Asia/Ho_Chi_Minh"
@@ -81,6 +82,28 @@ def test_parquet_output_has_the_same_tables(tmp_path: Path) -> None:
     assert sorted(x.name for x in data.iterdir()) == sorted(f"{t}.parquet" for t in TABLES)
     back = pd.read_parquet(data / "dossiers.parquet")
     assert back["dossier_id"].tolist() == p.tables["dossiers"]["dossier_id"].tolist()
+
+
+def test_parts_write_the_dossiers_one_file_per_month_and_read_back_the_same(
+    tmp_path: Path,
+) -> None:
+    p = simulate(SimConfig(dossiers=3000, months=3, seed=9))
+    whole = read_dataset(write_province(p, tmp_path / "whole", fmt="parquet"))
+    data = write_province(p, tmp_path / "parted", fmt="parquet", parts=True)
+    assert not (data / "dossiers.parquet").exists()
+    names = sorted(f.name for f in (data / "dossiers").iterdir())
+    assert names[:3] == ["2025-07.parquet", "2025-08.parquet", "2025-09.parquet"]
+    assert set(names[3:]) <= {"undated.parquet"}  # dirt without a month, kept all the same
+    parted = read_dataset(data)
+    assert parted.report.tables["dossiers"].rows_read == len(p.tables["dossiers"])
+    key = ["dossier_id", "submitted_at"]
+    pd.testing.assert_frame_equal(
+        parted["dossiers"].sort_values(key).reset_index(drop=True),
+        whole["dossiers"].sort_values(key).reset_index(drop=True),
+    )
+    # written again without parts, the folder of parts goes: one dossiers table, never two
+    write_province(p, tmp_path / "parted", fmt="parquet")
+    assert not (data / "dossiers").exists() and (data / "dossiers.parquet").exists()
 
 
 def test_every_column_of_the_contract_is_written_as_text(province: Province) -> None:
