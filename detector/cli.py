@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
 
 import click
 import typer
@@ -26,6 +26,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from features.errors import DetectorError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features import Dataset
 
 app = typer.Typer(
     name="detector",
@@ -215,7 +220,7 @@ def _print_report(report: object, lang: str) -> None:
     )
 
 
-def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
+def _stage_progress(bar: Progress, total: int | None) -> Callable[[str], None]:
     """A step function for a long command: the progress bar on a terminal, else one line per step.
 
     Redirected to a file or a pipe (CI, cron, ``make``), a bar draws nothing;
@@ -233,7 +238,105 @@ def _stage_progress(bar: Progress, total: int) -> Callable[[str], None]:
     return step
 
 
-#: the options of ``train``, named once: ``service.cli`` adds its own beside them
+# ------------------------------------------------------------------ the case store
+#: the value a bare ``--to-db`` / ``--labels-from-db`` gets: DATABASE_URL, else var/detector.db
+DEFAULT_DB = "default"
+_OPTIONAL_VALUE = ("--to-db", "--labels-from-db")
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """Give ``--to-db`` / ``--labels-from-db`` their default value when they come bare.
+
+    Typer has no option with an optional value, so a bare option gets
+    :data:`DEFAULT_DB` unless the next word is a database URL (has ``://``);
+    ``--to-db=URL`` passes through as it is.
+    """
+    out: list[str] = []
+    for i, word in enumerate(argv):
+        out.append(word)
+        if word in _OPTIONAL_VALUE:
+            following = argv[i + 1] if i + 1 < len(argv) else ""
+            if "://" not in following and following != DEFAULT_DB:
+                out.append(DEFAULT_DB)
+    return out
+
+
+class CaseStoreLink(Protocol):
+    """What ``score --to-db`` and ``train --labels-from-db`` need from the case store.
+
+    The service provides it (:mod:`service.cli` sets :data:`case_store`), so
+    the options are declared once, here, and this layer never imports the
+    service: the layers stay one-way (service -> detector -> features).
+    """
+
+    def load(
+        self,
+        url: str,
+        ds: Dataset,
+        scored: pd.DataFrame,
+        model: Path,
+        *,
+        at: str,
+        explore_share: float,
+        progress: Callable[[str], None],
+    ) -> str:
+        """Load a batch run's flagged (and exploration) cases; one line saying what was done."""
+        ...
+
+    def labels(
+        self, url: str, labels: pd.DataFrame | None, review_labels: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
+        """The store's verdicts joined to the label files: (sample, queue-chosen, one line).
+
+        ``sample`` calibrates and may carry weights (label file and exploration
+        verdicts); ``queue-chosen`` trains the trees only (verdicts on flagged cases).
+        """
+        ...
+
+
+#: the case store behind --to-db and --labels-from-db (set by service.cli; None without it)
+case_store: CaseStoreLink | None = None
+
+
+def _case_store() -> CaseStoreLink:
+    if case_store is None:
+        raise UsageError(
+            "--to-db and --labels-from-db need the case store, which comes with the service: "
+            "run the detector command (service.cli), not python -m detector.cli"
+        )
+    return case_store
+
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--to-db",
+        metavar="[URL]",
+        help="Also load the flagged dossiers into the case store (the workbench's queue) and "
+        "the unit dashboard; bare: DATABASE_URL, else var/detector.db.",
+    ),
+]
+LabelsFromDb = Annotated[
+    str | None,
+    typer.Option(
+        "--labels-from-db",
+        metavar="[URL]",
+        help="Also learn from the case store's verdicts (misuse or legitimate, with their type), "
+        "which win over --labels on the same dossier; bare: DATABASE_URL, else var/detector.db.",
+    ),
+]
+ExploreShare = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=0.9,
+        help="With --to-db: share of the queue drawn at random below the threshold to teach the "
+        "model (marked as such; a verdict on it is weighted by its chance of being drawn).",
+    ),
+]
+
+
+#: the options of ``train``, named once
 DataDir = Annotated[Path, typer.Argument(help="A data folder in the contract's format.")]
 ModelOut = Annotated[Path, typer.Option("--out", help="Model folder to write.")]
 Labels = Annotated[
@@ -279,16 +382,29 @@ def train(
     capacity: Capacity = None,
     review_labels: ReviewLabels = None,
     simulated_provinces: SimulatedProvinces = 6,
+    labels_from_db: LabelsFromDb = None,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 
     With no labels, or few, the detectors start from provinces simulated like
     this one (measured on its own data); the card says which policy was used.
+    Verdicts (--labels-from-db) on cases the queue flagged are not a sample of
+    the dossiers: they train the trees only. Verdicts on cases drawn for
+    exploration are a sample with known chances: each counts 1/propensity and,
+    with the label file, calibrates the risk and sets the threshold.
     """
     from detector.batch import train as run
+    from features import read_labels
 
     if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
         raise UsageError("--precision-target and --capacity must be between 0 and 1")
+    sample = chosen = None
+    if labels_from_db is not None:
+        file_labels = read_labels(labels)[0] if labels is not None else None
+        file_chosen = read_labels(review_labels)[0] if review_labels is not None else None
+        sample, chosen, said = _case_store().labels(labels_from_db, file_labels, file_chosen)
+        console.print(said)
+        labels = review_labels = None
     with _progress() as bar:
         card = run(
             data_dir,
@@ -299,6 +415,8 @@ def train(
             capacity=capacity,
             progress=_stage_progress(bar, 7),
             review_labels_path=review_labels,
+            labels=sample,
+            review_labels=chosen,
             provinces=simulated_provinces,
         )
     _print_card(card, out)
@@ -365,21 +483,32 @@ def score(
             help="Also write data gaps, reasons in Vietnamese and English, class probabilities."
         ),
     ] = False,
+    to_db: DatabaseUrl = None,
+    explore_share: ExploreShare = 0.15,
 ) -> None:
     """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
-    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, write_table
-    from detector.batch import score as run
+    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, score_dataset, write_table
+    from features import read_dataset
 
+    store = _case_store() if to_db is not None else None  # refused before any work
+    loaded = ""
     with _progress() as bar:
-        scored = run(
-            data_dir, model, at=at, since=since, until=until, progress=_stage_progress(bar, 3)
-        )
-    cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
-    path = write_table(scored[cols], out)
+        step = _stage_progress(bar, 3)
+        step("reading the data folder")
+        ds = read_dataset(data_dir)
+        scored = score_dataset(ds, model, at=at, since=since, until=until, progress=step)
+        cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
+        path = write_table(scored[cols], out)
+        if store is not None and to_db is not None:
+            loading = _stage_progress(bar, None)
+            loaded = store.load(to_db, ds, scored, model, at=at, explore_share=explore_share,
+                                progress=loading)  # fmt: skip
     n_flag = int(scored["flagged"].sum())
     console.print(
         f"{len(scored):,} dossiers scored at {at}, {n_flag:,} flagged ({n_flag / max(1, len(scored)):.2%}) → {path}"
     )
+    if loaded:
+        console.print(loaded)
 
 
 @app.command()
@@ -601,6 +730,7 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("DETECTOR_LOG_LEVEL", "WARNING"),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    argv = optional_values(sys.argv[1:] if argv is None else list(argv))
     try:
         rv = app(args=argv, standalone_mode=False)
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):

@@ -1,17 +1,17 @@
 """The ``detector`` command line with the service's commands.
 
-The batch commands live in :mod:`detector.cli`; this module adds the ones that
-need the service (``serve``, ``api-key``, ``user add|list|disable|enable|reset-password``)
-and extends two batch
-commands with the case store (``score --to-db``, ``train --labels-from-db``),
-so the layers stay one-way (service → detector → features). The ``detector``
+The batch commands and every option live in :mod:`detector.cli`; this module
+adds the commands that need the service (``serve``, ``api-key``, ``user
+add|list|disable|enable|reset-password``) to the same app, and gives the
+batch commands the case store behind their ``--to-db`` and
+``--labels-from-db`` options (:class:`detector.cli.CaseStoreLink`), so the
+layers stay one-way (service -> detector -> features). The ``detector``
 console script points here.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -19,27 +19,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from detector import cli as detector_cli
 from detector.artifacts import load
-from detector.cli import (
-    Capacity,
-    DataDir,
-    Labels,
-    ModelOut,
-    PrecisionTarget,
-    ReviewLabels,
-    Rules,
-    SimulatedProvinces,
-    app,
-    console,
-)
+from detector.cli import DEFAULT_DB, app, console
 from detector.cli import main as _main
 from features import check_folder
 from features.errors import UsageError
 from service.auth import ROLES, digest, new_key
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy.orm import Session
 
+    from features import Dataset
     from service.cases.db import CaseStore
     from service.cases.models import User
 
@@ -106,28 +98,6 @@ def api_key(
 
 
 # ------------------------------------------------------------------ case store
-#: the value an optional-value option gets when given bare (``--to-db`` alone)
-DEFAULT_DB = "default"
-_OPTIONAL_VALUE = ("--to-db", "--labels-from-db")
-
-
-def optional_values(argv: list[str]) -> list[str]:
-    """Give ``--to-db`` / ``--labels-from-db`` their default value when they come bare.
-
-    Typer has no option with an optional value, so a bare option gets
-    :data:`DEFAULT_DB` unless the next word is a database URL (has ``://``);
-    ``--to-db=URL`` passes through as it is.
-    """
-    out: list[str] = []
-    for i, word in enumerate(argv):
-        out.append(word)
-        if word in _OPTIONAL_VALUE:
-            following = argv[i + 1] if i + 1 < len(argv) else ""
-            if "://" not in following and following != DEFAULT_DB:
-                out.append(DEFAULT_DB)
-    return out
-
-
 def _store(url: str | None) -> CaseStore:
     """The case store at ``url``; ``default`` means DATABASE_URL, else var/detector.db."""
     from service.cases.db import CaseStore
@@ -151,202 +121,59 @@ def _secret() -> bytes:
         raise UsageError(str(exc)) from exc
 
 
-def _replace(name: str) -> Callable[..., Any]:
-    """Unregister the batch command ``name`` and give back its function, to wrap it."""
-    for info in list(app.registered_commands):
-        callback = info.callback
-        if callback is not None and (info.name or callback.__name__) == name:
-            app.registered_commands.remove(info)
-            return callback
-    raise RuntimeError(f"no command {name!r} registered in detector.cli")
+class _CaseStoreLink:
+    """``score --to-db`` and ``train --labels-from-db`` (declared in :mod:`detector.cli`)."""
 
+    def load(
+        self,
+        url: str,
+        ds: Dataset,
+        scored: pd.DataFrame,
+        model: Path,
+        *,
+        at: str,
+        explore_share: float,
+        progress: Callable[[str], None],
+    ) -> str:
+        from service.cases.load import load_batch
 
-#: the commands in the order ``detector --help`` lists them (the batch ones first)
-_ORDER = [info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands]
-_batch_score = _replace("score")
-_batch_train = _replace("train")
-
-
-@app.command()
-def score(
-    data_dir: DataDir,
-    model: Annotated[
-        Path, typer.Option("--model", help="Model folder written by `detector train`.")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Scores file (.csv or .parquet).")],
-    at: Annotated[
-        str,
-        typer.Option(
-            "--at", help="review (everything known now) or submission (only what was known then)."
-        ),
-    ] = "review",
-    since: Annotated[
-        str | None,
-        typer.Option(
-            help="First submission day to write (YYYY-MM-DD); earlier dossiers still count as history."
-        ),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Last submission day to write (YYYY-MM-DD).")
-    ] = None,
-    details: Annotated[
-        bool,
-        typer.Option(
-            help="Also write data gaps, reasons in Vietnamese and English, class probabilities."
-        ),
-    ] = False,
-    to_db: Annotated[
-        str | None,
-        typer.Option(
-            "--to-db",
-            metavar="[URL]",
-            help="Also load the flagged dossiers into the case store (the workbench's queue) and "
-            "the unit dashboard; bare: DATABASE_URL, else var/detector.db.",
-        ),
-    ] = None,
-    explore_share: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=0.9,
-            help="With --to-db: share of the queue drawn at random below the threshold to teach "
-            "the model (marked as such; a verdict on it is weighted by its chance of being drawn).",
-        ),
-    ] = 0.15,
-) -> None:
-    """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
-    if to_db is None:
-        _batch_score(data_dir, model, out, at, since, until, details)
-        return
-    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, score_dataset, write_table
-    from detector.cli import _progress, _stage_progress
-    from features import read_dataset
-    from service.cases.load import load_batch
-
-    store = _store(to_db)
-    try:
-        with _progress() as bar:
-            step = _stage_progress(bar, 4)
-            step("reading the data folder")
-            ds = read_dataset(data_dir)
-            scored = score_dataset(ds, model, at=at, since=since, until=until, progress=step)
-            cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
-            path = write_table(scored[cols], out)
-            n_flag = int(scored["flagged"].sum())
-            task = bar.add_task("loading the case store", total=max(n_flag, 1) + 3)
-
-            def loading(msg: str) -> None:
-                bar.update(task, description=msg, advance=1)
-
-            summary = load_batch(
-                store, ds, scored, model, at=at, secret=_secret(), progress=loading,
-                explore_share=explore_share,
-            )  # fmt: skip
-            bar.update(task, completed=max(n_flag, 1) + 3)
-    finally:
-        store.dispose()
-    console.print(
-        f"{len(scored):,} dossiers scored at {at}, {n_flag:,} flagged "
-        f"({n_flag / max(1, len(scored)):.2%}) → {path}"
-    )
-    console.print(
-        f"case store: {summary.flagged:,} flagged and {summary.explored:,} drawn to explore; "
-        f"{summary.created:,} new cases, {summary.refreshed:,} refreshed, "
-        f"{summary.kept_reviewed:,} reviewed kept as they were; "
-        f"{summary.unit_months:,} unit-months, {summary.officer_months:,} officer-months "
-        f"({summary.seconds:.1f}s)"
-    )
-
-
-@app.command()
-def train(
-    data_dir: DataDir,
-    out: ModelOut,
-    labels: Labels = None,
-    labels_from_db: Annotated[
-        str | None,
-        typer.Option(
-            "--labels-from-db",
-            metavar="[URL]",
-            help="Also learn from the case store's verdicts (misuse or legitimate, with their "
-            "type), which win over --labels on the same dossier; bare: DATABASE_URL, else "
-            "var/detector.db.",
-        ),
-    ] = None,
-    rules: Rules = None,
-    precision_target: PrecisionTarget = 0.95,
-    capacity: Capacity = None,
-    review_labels: ReviewLabels = None,
-    simulated_provinces: SimulatedProvinces = 6,
-) -> None:
-    """Train the detectors (at submission and at review) and write them with their model card.
-
-    Verdicts (--labels-from-db) on cases the queue flagged are not a sample of
-    the dossiers: they train the trees only. Verdicts on cases drawn for
-    exploration are a sample with known chances: each counts 1/propensity and,
-    with the label file, calibrates the risk and sets the threshold (without
-    enough of them, the simulated provinces do). With no labels at all, a
-    starter model.
-    """
-    if labels_from_db is None:
-        _batch_train(
-            data_dir,
-            out,
-            labels=labels,
-            rules=rules,
-            precision_target=precision_target,
-            capacity=capacity,
-            review_labels=review_labels,
-            simulated_provinces=simulated_provinces,
+        store = _store(url)
+        try:
+            summary = load_batch(store, ds, scored, model, at=at, secret=_secret(),
+                                 progress=progress, explore_share=explore_share)  # fmt: skip
+        finally:
+            store.dispose()
+        return (
+            f"case store: {summary.flagged:,} flagged and {summary.explored:,} drawn to explore; "
+            f"{summary.created:,} new cases, {summary.refreshed:,} refreshed, "
+            f"{summary.kept_reviewed:,} reviewed kept as they were; "
+            f"{summary.unit_months:,} unit-months, {summary.officer_months:,} officer-months "
+            f"({summary.seconds:.1f}s)"
         )
-        return
-    from detector import batch
-    from detector.cli import _print_card, _progress, _stage_progress
-    from features import read_labels
-    from service.cases.labels import merge_labels, split_by_choice, verdict_labels
 
-    if not 0 < precision_target < 1 or (capacity is not None and not 0 < capacity < 1):
-        raise UsageError("--precision-target and --capacity must be between 0 and 1")
-    store = _store(labels_from_db)
-    try:
-        with store.session() as s:
-            verdicts = verdict_labels(s)
-    finally:
-        store.dispose()
-    explored, flagged = split_by_choice(verdicts)
-    file_labels = read_labels(labels)[0] if labels is not None else None
-    sample = merge_labels(file_labels, explored)  # the store's verdicts win over an older export
-    chosen = read_labels(review_labels)[0] if review_labels is not None else None
-    chosen = merge_labels(chosen, flagged)
-    console.print(
-        f"labels: {len(verdicts):,} from verdicts ({len(explored):,} on cases drawn to explore)"
-        + ("" if file_labels is None else f", {len(file_labels):,} from {labels}")
-        + " (a verdict wins over the file on the same dossier)"
-    )
-    with _progress() as bar:
-        card = batch.train(
-            data_dir,
-            None,
-            out,
-            labels=sample if not sample.empty else None,
-            review_labels=chosen if not chosen.empty else None,
-            rules_path=str(rules) if rules else None,
-            precision_target=precision_target,
-            capacity=capacity,
-            progress=_stage_progress(bar, 8),
-            provinces=simulated_provinces,
+    def labels(
+        self, url: str, labels: pd.DataFrame | None, review_labels: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
+        from service.cases.labels import merge_labels, split_by_choice, verdict_labels
+
+        store = _store(url)
+        try:
+            with store.session() as s:
+                verdicts = verdict_labels(s)
+        finally:
+            store.dispose()
+        explored, flagged = split_by_choice(verdicts)
+        sample = merge_labels(labels, explored)  # the store's verdicts win over an older export
+        chosen = merge_labels(review_labels, flagged)
+        said = (
+            f"labels: {len(verdicts):,} from verdicts ({len(explored):,} on cases drawn to explore)"
+            + ("" if labels is None else f", {len(labels):,} from the label file")
+            + " (a verdict wins over the file on the same dossier)"
         )
-    _print_card(card, out)
+        return (None if sample.empty else sample), (None if chosen.empty else chosen), said
 
 
-# the wrappers take the place of the commands they wrap in the help's list
-app.registered_commands.sort(
-    key=lambda info: (
-        _ORDER.index(name)
-        if (name := info.name or getattr(info.callback, "__name__", "")) in _ORDER
-        else len(_ORDER)
-    )
-)
+detector_cli.case_store = _CaseStoreLink()
 
 user_app = typer.Typer(help="Workbench users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -560,8 +387,8 @@ def user_reset_password(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``detector`` console script."""
-    _main(optional_values(sys.argv[1:] if argv is None else list(argv)))
+    """Entry point of the ``detector`` console script: the batch commands and the service's."""
+    _main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -332,3 +333,35 @@ def test_a_fifty_megabyte_export_is_read_whole(tmp_path: Path) -> None:
     distinct = pd.read_csv(tmp_path / "big" / "labels.csv", dtype=str)["dossier_id"].nunique()
     t = _report(out)["tables"]["dossiers"]
     assert t["rows_kept"] + t["rows_rejected"] == distinct
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "D", "--model", "M", "--out", "s.csv", "--to-db"],
+        ["train", "D", "--out", "M", "--labels-from-db"],
+    ],
+)
+def test_the_batch_layer_alone_names_what_the_case_store_options_need(
+    args: list[str], tmp_path: Path
+) -> None:
+    # the options are declared once, in detector.cli; the case store behind them is the service's
+    proc = subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "need the case store, which comes with the service" in one_line_error(proc)
+
+
+def test_the_service_adds_commands_without_replacing_the_batch_ones() -> None:
+    from detector.cli import app as batch_app
+    from service import cli as service_cli
+
+    names = [c.name or c.callback.__name__ for c in batch_app.registered_commands if c.callback]
+    assert names.count("score") == names.count("train") == 1
+    assert {"serve", "api-key"} <= set(names)
+    score = next(c for c in batch_app.registered_commands if c.name == "score" or (
+        c.callback and c.callback.__name__ == "score"))  # fmt: skip
+    assert score.callback is not None and score.callback.__module__ == "detector.cli"
+    assert service_cli.detector_cli.case_store is not None

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from detector.artifacts import load_card
+from detector.cli import DEFAULT_DB, optional_values
 from detector.explore import exploration_count
 from service.app import create_app
 from service.cases.db import CaseStore
@@ -25,7 +26,6 @@ from service.cases.labels import merge_labels, verdict_labels
 from service.cases.models import AuditEntry, Case, User, WebSession
 from service.cases.queue import record_verdict
 from service.cases.security import Who, authenticate, create_user
-from service.cli import DEFAULT_DB, optional_values
 from service.settings import Settings
 
 SINCE = "2025-12-01"
