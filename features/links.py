@@ -12,8 +12,8 @@ of no relation.
 
 Civil-status links are only partly shared with the one-stop systems, so even
 with both people and their households in the extract, no record between an
-elderly owner and a holder a generation younger (or a child and a holder a
-generation older) does not show that they are unrelated: relatives filing for
+elderly owner and a holder one or two generations younger (or a child and a
+holder one or two generations older) does not show that they are unrelated: relatives filing for
 elderly parents are exactly what the domain says must never be flagged. Such
 a pair is ``unknown`` too (:func:`kin_plausible`), and the model's benefit of
 the doubt reads it innocently; what else the account did still counts.
@@ -68,17 +68,19 @@ HOLDER_RELATIONS = (
 EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
 
 
-#: a generation between parent and child, in years (holder older or younger than the owner)
-KIN_GAP = (16.0, 50.0)
+#: one or two generations between relatives, in years (holder older or younger than the owner):
+#: a grandchild files for a 90-year-old as a child does for a 70-year-old
+KIN_GAP = (16.0, 70.0)
 #: owners this old, or this young, are the ones relatives file for
 KIN_ELDER, KIN_MINOR = 60.0, 18.0
 
 
 def kin_plausible(owner_age: Any, holder_age: Any) -> Any:
-    """Whether the holder could be the owner's child (an elderly owner) or parent (a minor).
+    """Whether the holder could be the owner's child or grandchild (an elderly owner), or
+    parent or grandparent (a minor).
 
     Works on floats and on arrays alike; an unknown age (NaN) gives False.
-    The elderly owner's holder is 16-50 years younger; the minor's 16-50 years older.
+    The elderly owner's holder is 16-70 years younger; the minor's 16-70 years older.
     """
     gap = np.asarray(owner_age, dtype=float) - np.asarray(holder_age, dtype=float)
     low, high = KIN_GAP

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.links import holder_links
+from features.links import holder_links, kin_plausible
 
 TZ = "Asia/Ho_Chi_Minh"
 # people: a mother M and her son S share household H1; a stranger X in H2; U not in the extract's households
@@ -187,7 +187,7 @@ E, K = ELDER_KID["person_id"]
         ("aM", E, "unknown"),  # 45, files for a 77-year-old: could be her daughter
         ("aX", E, "unknown"),  # 40 and 77: a generation apart too
         ("aX", K, "unknown"),  # 40, files for a 10-year-old: could be his father
-        ("aS", E, "none_known"),  # 25 and 77: not a parent and child
+        ("aS", E, "unknown"),  # 25 and 77: could be her grandchild
         ("aS", K, "none_known"),  # 25 and 10: too close for a parent
         ("aX", S, "none_known"),  # 40 and 25: an adult owner, nobody files for them by default
     ],
@@ -199,3 +199,21 @@ def test_no_record_between_generations_is_not_proof_of_no_relation(
     tables["people"] = pd.concat([PEOPLE, ELDER_KID], ignore_index=True)
     out = holder_links(tables, ALL)
     assert out["holder_relation"].iloc[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("owner_age", "holder_age", "plausible"),
+    [
+        (90.7, 38.7, True),  # a grandchild filing for a 90-year-old (bench H1: was flagged)
+        (77, 45, True),  # a child
+        (77, 70, False),  # a spouse or sibling is not the generation gap (their records say so)
+        (59, 30, False),  # not elderly: nobody files for them by default
+        (10, 40, True),  # a parent
+        (10, 85, False),  # 75 years: past two generations
+        (float("nan"), 40, False),  # an unknown age is no reason
+    ],
+)
+def test_kin_is_one_or_two_generations_apart(
+    owner_age: float, holder_age: float, plausible: bool
+) -> None:
+    assert bool(kin_plausible(owner_age, holder_age)) is plausible
