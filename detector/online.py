@@ -31,7 +31,7 @@ from detector.fastscore import FastScorer, RowScore
 from detector.scorer import Detector
 from features import read_dataset
 from features.contract import CHANNELS, PROXY_TYPES
-from features.definitions import derive
+from features.defs import derive
 from features.errors import ContractError
 from features.history import (
     FrozenHistory,

@@ -1,4 +1,4 @@
-"""The history counters of :mod:`features.definitions`, one dossier at a time.
+"""The history counters of :mod:`features.defs`, one dossier at a time.
 
 The scoring API answers "what had this account, device, phone ... done
 *before* this dossier?" while the citizen waits. It keeps the same counters
@@ -37,9 +37,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features.compute import event_frame, ip_membership
-from features.definitions import COUNTERS
+from features.compute import event_frame
+from features.defs import COUNTERS
 from features.links import holder_links
+from features.networks import ip_membership
 from features.pit import Count, Counter, Distinct, Last, NewDistinct, seconds
 
 NAN = math.nan
