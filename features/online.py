@@ -4,12 +4,13 @@
 features of a whole history, vectorised. The scoring API needs the same
 values for ONE dossier in microseconds, so :class:`ReferenceIndex` turns the
 reference tables into plain dicts once, and :meth:`ReferenceIndex.dossier`
-answers with dict lookups and a little arithmetic: the batch's semantics
-(:mod:`features.links`, :mod:`features.compute`) restated for one row. It
-also gives the event flags and keys the history counters read
-(:func:`features.compute.event_frame`) and the data gaps
-(:func:`features.compute.data_gaps`). ``tests/features/test_online_static.py``
-proves the two paths agree on every dossier of a simulated province.
+answers with dict lookups and a little arithmetic: it restates the holder
+links (:func:`features.links.holder_links`) for one row, then runs the
+``row`` computation of every declaration of the registry (:mod:`features.defs`:
+features, the event flags and keys the history counters read, data gaps)
+on a :class:`RowInputs`. ``tests/features/test_registry_parity.py`` proves,
+declaration by declaration, that the two paths agree on every dossier of a
+simulated province.
 
 A missing value is ``None`` in the index, and matches ``None`` in its dicts
 exactly where pandas matches NaN with NaN (merges, ``isin``, index lookups);
@@ -56,10 +57,10 @@ class RowFeatures:
     """One dossier's per-dossier features, as :func:`features.compute.compute_features` gives them."""
 
     static: dict[str, object]  # every name of defs.STATIC, in order
-    flags: dict[str, bool]  # the event flags of compute.event_frame (_unlinked, _self, ...)
-    keys: dict[str, str | None]  # _account_device and _unit_month (None when unknown)
+    flags: dict[str, bool]  # the event flags of defs.FLAGS (_unlinked, _self, ...)
+    keys: dict[str, str | None]  # the event keys of defs.KEYS (None when unknown)
     holder_id: str | None
-    gaps: list[str]  # data gap codes, in compute.data_gaps' order
+    gaps: list[str]  # data gap codes, in the registry's order (defs.GAPS)
 
 
 class RowInputs:
