@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from features.contract import LOCAL_TZ
-from features.defs import CATEGORIES as CATEGORIES
 from features.defs import (
+    ALL_FEATURES,
     COUNTERS,
     FLAGS,
     GAPS,
@@ -33,6 +33,7 @@ from features.defs import (
     derive,
     feature_names,
 )
+from features.defs import CATEGORIES as CATEGORIES
 from features.links import holder_links
 from features.pit import compute_counter, seconds
 
@@ -115,6 +116,18 @@ def event_frame(d: pd.DataFrame, links: pd.DataFrame, f: pd.DataFrame) -> pd.Dat
         ``ip_in_office_network``).
     """
     return _events(FrameInputs(d, links, f))
+
+
+def history_event_frame(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd.DataFrame:
+    """The dossiers as counter events, computing only the features the event flags read.
+
+    For the scoring API's frozen history (:func:`features.history.history_events`),
+    which needs the events but not the features.
+    """
+    b = FrameInputs(tables["dossiers"], holder_links(tables, present), None, tables, present)
+    for name in dict.fromkeys(n for flag in FLAGS for n in flag.reads):
+        b.f[name] = ALL_FEATURES[name].frame(b)  # type: ignore[misc]
+    return _events(b)
 
 
 def _events(b: FrameInputs) -> pd.DataFrame:

@@ -102,6 +102,10 @@ def _check() -> None:
             raise ValueError(f"counter {c.name}: where={where!r} is no declared event flag")
         if c.key.startswith("_") and c.key not in keys:
             raise ValueError(f"counter {c.name}: key={c.key!r} is no declared event key")
+    static = {f.name for f in STATIC}
+    for flag in FLAGS:
+        if not set(flag.reads) <= static:
+            raise ValueError(f"event flag {flag.name}: reads {flag.reads}, not all per-dossier")
     codes = [g.code for g in GAPS]
     if len(codes) != len(set(codes)) or any(
         f.gap not in (None, *codes) for f in ALL_FEATURES.values()

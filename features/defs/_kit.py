@@ -88,6 +88,8 @@ class EventFlag:
     en: str
     frame: Callable[[Any], pd.Series]
     row: Callable[[Any], bool]
+    #: the per-dossier features it reads (``b.f``, ``r.values``), computed before it
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

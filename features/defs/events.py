@@ -47,6 +47,7 @@ FLAGS: tuple[EventFlag, ...] = (
         "_office", "filed from an office network",
         frame=lambda b: b.f["ip_in_office_network"] == 1,
         row=lambda r: r.values["ip_in_office_network"] == 1.0,
+        reads=("ip_in_office_network",),
     ),
     EventFlag(
         "_online", "filed online",
