@@ -63,6 +63,9 @@ class Feature:
     gap: str | None = None
     #: how values read in reasons: value -> (vi, en)
     value_text: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: what a missing input reads as, for the model's benefit of the doubt: (the value that
+    #: means "unknown because data is missing" (None: NaN), the innocent value tried instead)
+    innocent: tuple[object, object] | None = None
     #: computed again by the review moment with ``b.at == "review"`` (it sees more then)
     review_sees_more: bool = False
 

@@ -19,8 +19,14 @@ from features.pit import DAY, Count, Counter, Distinct, Last, NewDistinct
 _D30, _D7, _D365 = 30 * DAY, 7 * DAY, 365 * DAY
 
 
+#: a device's or IP's history is unknown when the dossier has none (data missing): the model's
+#: benefit of the doubt reads it as no history
+_NO_HISTORY = (None, 0.0)
+
+
 def _counted(counter: Counter, vi: str, en: str) -> Feature:
-    return Feature(counter.name, vi, en, counter=counter)
+    innocent = _NO_HISTORY if counter.key in ("device_id", "ip") else None
+    return Feature(counter.name, vi, en, counter=counter, innocent=innocent)
 
 
 COUNTERS: tuple[Feature, ...] = (

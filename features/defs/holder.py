@@ -54,6 +54,8 @@ FEATURES: tuple[Feature, ...] = (
         "category",
         categories=HOLDER_RELATIONS,
         gap="relation_unknown",
+        # a missing record may hide a relative, not make the holder the owner
+        innocent=("unknown", "relative"),
         value_text={
             "not_applicable": ("không nộp qua tài khoản", "not filed through an account"),
             "self": ("chính chủ hồ sơ", "the owner"),
@@ -79,7 +81,7 @@ FEATURES: tuple[Feature, ...] = (
         categories=RELATION_KINDS,
     ),
     _link("is_self", "chủ tài khoản là chủ hồ sơ", "the account holder is the owner", "flag"),
-    _link("same_household", "cùng hộ gia đình", "same household", "flag"),
+    _link("same_household", "cùng hộ gia đình", "same household", "flag", innocent=(None, 1.0)),
     _link(
         "related_2",
         "có họ hàng qua một người trung gian",
@@ -92,6 +94,7 @@ FEATURES: tuple[Feature, ...] = (
         "mandate from the owner to the holder",
         "category",
         categories=MANDATE_STATUSES,
+        innocent=("unknown", "valid"),
     ),
     _link(
         "claim_status",
@@ -99,6 +102,7 @@ FEATURES: tuple[Feature, ...] = (
         "mandate claimed on the dossier",
         "category",
         categories=CLAIM_STATUSES,
+        innocent=("unknown", "valid"),
         value_text={
             "none": ("không kê khai", "none claimed"),
             "valid": ("hợp lệ", "valid"),
@@ -148,6 +152,7 @@ FEATURES: tuple[Feature, ...] = (
         "chủ hồ sơ đã chết trước ngày nộp",
         "the owner died before the filing",
         "flag",
+        innocent=(None, 0.0),
     ),
     _link(
         "days_since_owner_death", "số ngày từ khi chủ hồ sơ chết", "days since the owner's death"
