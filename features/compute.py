@@ -30,6 +30,8 @@ from features.defs import (
     REVIEW,
     REVIEW_COUNTERS,
     STATIC,
+    DataGap,
+    Feature,
     derive,
     feature_names,
 )
@@ -118,6 +120,14 @@ def event_frame(d: pd.DataFrame, links: pd.DataFrame, f: pd.DataFrame) -> pd.Dat
     return _events(FrameInputs(d, links, f))
 
 
+def _on_frame(declared: Feature | DataGap, b: FrameInputs) -> Any:
+    """A declaration's frame computation on ``b`` (the registry checks it has one)."""
+    if declared.frame is None:
+        name = declared.name if isinstance(declared, Feature) else declared.code
+        raise ValueError(f"{name}: declared without a frame computation")
+    return declared.frame(b)
+
+
 def history_event_frame(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd.DataFrame:
     """The dossiers as counter events, computing only the features the event flags read.
 
@@ -126,7 +136,7 @@ def history_event_frame(tables: dict[str, pd.DataFrame], present: frozenset[str]
     """
     b = FrameInputs(tables["dossiers"], holder_links(tables, present), None, tables, present)
     for name in dict.fromkeys(n for flag in FLAGS for n in flag.reads):
-        b.f[name] = ALL_FEATURES[name].frame(b)  # type: ignore[misc]
+        b.f[name] = _on_frame(ALL_FEATURES[name], b)
     return _events(b)
 
 
@@ -169,12 +179,13 @@ def compute_all(
     b = FrameInputs(d, holder_links(tables, present), None, tables, present)
     f = b.f
     for feature in STATIC:
-        f[feature.name] = feature.frame(b)  # type: ignore[misc]
+        f[feature.name] = _on_frame(feature, b)
     w = _events(b)
     t = seconds(d["submitted_at"])
     for feature in HISTORY:
-        f[feature.name] = compute_counter(w, feature.counter, t)  # type: ignore[arg-type]
-    derive(f)  # type: ignore[arg-type]
+        assert feature.counter is not None  # the registry's HISTORY holds counters only
+        f[feature.name] = compute_counter(w, feature.counter, t)
+    derive(f)
     out: dict[str, FeatureFrame] = {}
     if "submission" in moments:
         out["submission"] = _finish(b, "submission")
@@ -183,12 +194,12 @@ def compute_all(
         b.at = "review"
         for feature in STATIC:
             if feature.review_sees_more:
-                f[feature.name] = feature.frame(b)  # type: ignore[misc]
+                f[feature.name] = _on_frame(feature, b)
         for feature in REVIEW:
             if feature.counter is not None:
                 f[feature.name] = compute_counter(w, feature.counter, t, after=True)
             else:
-                f[feature.name] = feature.frame(b)  # type: ignore[misc]
+                f[feature.name] = _on_frame(feature, b)
         out["review"] = _finish(b, "review")
     return out
 
@@ -215,6 +226,6 @@ def data_gaps(b: FrameInputs) -> pd.Series:
                 continue
             mask = np.ones(len(b.d), bool)
         else:
-            mask = gap.frame(b)  # type: ignore[misc]
+            mask = _on_frame(gap, b)
         joined = joined.where(~mask, joined + gap.code + ";")
     return joined.str.rstrip(";")

@@ -67,8 +67,8 @@ def feature_names(at: str) -> list[str]:
     return names
 
 
-def derive(values: dict[str, Any]) -> None:
-    """Add the DERIVED features to one dossier's values (or a frame's columns), in order."""
+def derive(values: Any) -> None:
+    """Add the DERIVED features to one dossier's values (a dict) or a frame's columns, in order."""
     for f in DERIVED:
         assert f.derive is not None
         values[f.name] = f.derive(values)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
+
 from features.contract import ATTACHMENT_KINDS, CHANNELS, DECLARED_RELATIONS
 from features.defs._kit import NAN, Feature, flag, flags
 
@@ -10,14 +14,14 @@ _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _OPENS, _CLOSES = 450, 1020
 
 
-def _declared_self_not_holder(b):  # type: ignore[no-untyped-def]
+def _declared_self_not_holder(b: Any) -> pd.Series:
     d, is_self = b.d, b.links["is_self"]
     return flags((d["declared_relation"] == "self") & is_self.eq(False)).where(
         is_self.notna() & d["declared_relation"].notna()
     )
 
 
-def _office_hours(b):  # type: ignore[no-untyped-def]
+def _office_hours(b: Any) -> pd.Series:
     minutes = b.local.dt.hour * 60 + b.local.dt.minute
     return flags((b.local.dt.day_of_week < 5) & minutes.between(_OPENS, _CLOSES))
 
