@@ -2,7 +2,8 @@
 
 One module per family; each declaration names a feature, says what it means
 (Vietnamese and English), when it is known (``moment``: submission or
-review), which data gap a missing input shows as (``gap``) and how it is
+review), which data gap a missing input shows as (``gap``), what the model's
+benefit of the doubt reads a missing value as (``innocent``) and how it is
 computed, for a frame and for one dossier side by side
 (:class:`~features.defs._kit.Feature`):
 
