@@ -22,6 +22,7 @@ import pandas as pd
 from features.contract import LOCAL_TZ
 from features.defs import (
     ALL_FEATURES,
+    CATEGORIES,
     COUNTERS,
     FLAGS,
     GAPS,
@@ -35,7 +36,6 @@ from features.defs import (
     derive,
     feature_names,
 )
-from features.defs import CATEGORIES as CATEGORIES
 from features.links import holder_links
 from features.pit import compute_counter, seconds
 
