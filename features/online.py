@@ -46,7 +46,6 @@ _STATIC_ROWS: tuple[tuple[str, Callable[[RowInputs], object], frozenset[str] | N
 )
 _EVENT_ROWS = tuple((x.name, x.row) for x in FLAGS)
 _KEY_ROWS = tuple((x.name, x.row) for x in KEYS)
-_GAP_ROWS = tuple((g.code, g.row, g.absent_table) for g in GAPS)
 _MANDATE_RANK = ("valid", "other_procedure", "expired", "not_yet_valid", "none")
 #: distinct IP addresses whose office-network answer is remembered
 _IP_CACHE_SIZE = 1 << 16
@@ -174,6 +173,12 @@ class ReferenceIndex:
         self.network_units = frozenset(u for _, _, us in self.networks.values() for u in us)
         self.visits = tab.first_visits(tables["counter_visits"])
         self._ip_units: dict[str, frozenset[str] | None] = {}
+        # the data gaps to check, in order; None: an absent table's, which always holds
+        self._gap_rows = [
+            (g.code, g.row)
+            for g in GAPS
+            if g.absent_table is None or g.absent_table not in present
+        ]
 
     def __repr__(self) -> str:
         return (
@@ -275,12 +280,7 @@ class ReferenceIndex:
             static[name] = value if categories is None or value in categories else _NAN
         flags = {name: row(r) for name, row in _EVENT_ROWS}
         keys = {name: row(r) for name, row in _KEY_ROWS}
-        present = self.present
-        gaps = [
-            code
-            for code, row, table in _GAP_ROWS
-            if (table not in present if row is None else row(r))
-        ]
+        gaps = [code for code, row in self._gap_rows if row is None or row(r)]
         return RowFeatures(static, flags, keys, ln.holder_id, gaps)
 
     def _links(
