@@ -24,7 +24,7 @@ import sklearn
 
 from detector.rules import DEFAULT_RULES_PATH
 from detector.scorer import Detector
-from features.definitions import feature_names
+from features.defs import feature_names
 from features.errors import DetectorError
 
 CARD = "model_card.json"

@@ -44,8 +44,8 @@ from detector._rule_tree import is_missing_value
 from detector.model import _EPS, DOUBT_FROM, INNOCENT
 from detector.rules import Hit, _plain
 from detector.scorer import DECLARED_TYPE, PATTERN_REASON, Detector, model_reason_features
-from features.compute import CATEGORIES
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+from features.defs import CATEGORIES
 
 __all__ = ["FastScorer", "Reason", "RowScore"]
 
@@ -114,7 +114,7 @@ class FastScorer:
     ----------
     detector : the fitted detector (one moment).
     categories : the categories of each categorical feature, as in the
-        feature frame's dtypes (default :data:`features.compute.CATEGORIES`);
+        feature frame's dtypes (default :data:`features.defs.CATEGORIES`);
         another value reads as missing, as ``pd.Categorical`` makes it.
 
     Notes

@@ -49,37 +49,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+from features.defs import ALL_FEATURES
 
 _EPS = 1e-6
 
-#: features whose unknown value comes from missing data, and the innocent value tried instead.
-#: Structural unknowns (a living owner's "days since death", a first use's idle time) are not here.
-_DEV = (
-    "dev_team_accounts",
-    "dev_prior",
-    "dev_accounts",
-    "dev_new_owners_30d",
-    "dev_new_unlinked_owners_30d",
-    "dev_staff_accounts",
-    "dev_self_prior",
-    "dev_office_prior",
-)
-_IP = ("ip_accounts", "ip_new_unlinked_owners_30d", "ip_staff_accounts")
+#: features whose unknown value comes from missing data, and the innocent value tried instead
+#: (declared with each feature, ``innocent=``). Structural unknowns (a living owner's "days
+#: since death", a first use's idle time) are not here.
 INNOCENT: dict[str, tuple[object, object]] = {
-    "holder_relation": (
-        "unknown",
-        "relative",
-    ),  # a missing record may hide a relative, not make the holder the owner
-    "mandate_status": ("unknown", "valid"),
-    "claim_status": ("unknown", "valid"),
-    "same_household": (None, 1.0),
-    "owner_deceased": (None, 0.0),
-    "ip_in_unit_network": (None, 0.0),
-    "ip_in_office_network": (None, 0.0),
-    "acct_created_in_office_network": (None, 0.0),
-    "acct_created_same_day": (None, 0.0),
-    "owner_at_desk_today": (None, 0.0),
-    **{c: (None, 0.0) for c in _DEV + _IP},
+    f.name: f.innocent for f in ALL_FEATURES.values() if f.innocent is not None
 }
 #: the second, innocent scoring only runs where it could change a decision
 DOUBT_FROM = 0.02

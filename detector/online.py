@@ -30,8 +30,9 @@ from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
 from detector.scorer import Detector
 from features import read_dataset
+from features.checks import dossier_id_issues
 from features.contract import CHANNELS, PROXY_TYPES
-from features.definitions import derive
+from features.defs import derive
 from features.errors import ContractError
 from features.history import (
     FrozenHistory,
@@ -154,6 +155,7 @@ class OnlineScorer:
             d, issues = normalise_dossier(raw)
         except ContractError as exc:  # text no reader could store (e.g. a lone surrogate)
             raise Unscorable("dossier", f"unreadable value: {exc}") from exc
+        issues += dossier_id_issues(d)  # what the batch reader's ID checks would find
         for name in SCORABLE:
             value = d.get(name)
             usable = (

@@ -31,8 +31,8 @@ import pandas as pd
 
 from detector.simulate import DEFAULT_SHARES, SimConfig
 from features import Dataset
-from features.compute import ip_membership
 from features.contract import LOCAL_TZ, TABLES
+from features.networks import ip_membership
 
 __all__ = ["REFERENCE", "Profile", "measure", "provinces_like"]
 

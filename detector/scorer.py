@@ -24,7 +24,7 @@ from detector._rule_tree import is_missing_value
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
-from features.definitions import ALL_FEATURES, value_text
+from features.defs import ALL_FEATURES, value_text
 
 #: how many features the model's explanation tries, and how many it reports
 EXPLAIN_CANDIDATES = 10

@@ -1,4 +1,14 @@
-"""Read the data contract, clean it, and report data quality (the lowest layer)."""
+"""Read the data contract, clean it, report data quality, and compute features (the lowest layer).
+
+Features are declared once, in the registry :mod:`features.defs` (one module
+per family: each feature's meaning in Vietnamese and English, its moment, the
+data gap a missing input shows as, and its computation for a frame and for
+one dossier side by side). The runners loop over it and name no feature:
+:func:`features.compute.compute_all` (batch), :class:`features.online.ReferenceIndex`
+and :mod:`features.history` (one dossier, for the scoring API). To add a
+feature, add one declaration to its family's module (README, "Adding a
+feature"); ``tests/features/test_registry_parity.py`` covers it.
+"""
 
 from features.checks import run_checks
 from features.codes import FINDING_CODES, FindingCode

@@ -167,7 +167,7 @@ def first_visits(visits: pd.DataFrame) -> dict[tuple[str, str, int], int]:
     """(person, unit, local day) -> the day's first desk visit, in epoch seconds.
 
     The owner was at the desk before filing when that first visit is earlier
-    in whole seconds, as :func:`features.compute.desk_visit_today` counts; a
+    in whole seconds, as :func:`features.defs.account.desk_visit_today` counts; a
     visit without a person or a unit counts for nothing there, nor here.
     """
     v = visits.dropna(subset=["person_id", "unit_id", "visited_at"])

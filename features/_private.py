@@ -144,3 +144,13 @@ def truncate(text: str, limit: int = 40) -> str:
     """``text`` shortened for a one-line message, with unprintable characters escaped."""
     shown = text if text.isprintable() else repr(text)[1:-1]
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def flags(s: pd.Series) -> pd.Series:
+    """Booleans with unknowns as 1.0 / 0.0 / NaN (what the model reads)."""
+    return pd.to_numeric(s.map({True: 1.0, False: 0.0}), errors="coerce")
+
+
+def flag(b: bool | None) -> float:
+    """1.0 / 0.0 / NaN for one boolean with unknown (the scalar twin of :func:`flags`)."""
+    return math.nan if b is None else (1.0 if b else 0.0)

@@ -1,4 +1,4 @@
-"""The history counters of :mod:`features.definitions`, one dossier at a time.
+"""The history counters of :mod:`features.defs`, one dossier at a time.
 
 The scoring API answers "what had this account, device, phone ... done
 *before* this dossier?" while the citizen waits. It keeps the same counters
@@ -37,9 +37,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features.compute import event_frame, ip_membership
-from features.definitions import COUNTERS
-from features.links import holder_links
+from features.compute import history_event_frame
+from features.defs import COUNTERS
 from features.pit import Count, Counter, Distinct, Last, NewDistinct, seconds
 
 NAN = math.nan
@@ -226,20 +225,16 @@ def history_events(
     Returns
     -------
     tuple
-        The event frame (:func:`features.compute.event_frame`) and the
+        The event frame (:func:`features.compute.history_event_frame`) and the
         submission times in int64 seconds, for :class:`FrozenHistory`.
     """
-    d = tables["dossiers"]
-    links = holder_links(tables, present)
-    f = pd.DataFrame(index=d.index)
-    _, f["ip_in_office_network"] = ip_membership(d["ip"], d["unit_id"], tables["units"])
-    events = event_frame(d, links, f)
+    events = history_event_frame(tables, present)
     if pseudonymise is not None:
         for col in PERSONAL_KEYS:
             codes, uniques = pd.factorize(events[col], use_na_sentinel=True)
             hidden = np.array([pseudonymise(v) for v in uniques.tolist()] + [None], dtype=object)
             events[col] = pd.Series(hidden[codes], index=events.index, dtype=object)
-    return events, seconds(d["submitted_at"])
+    return events, seconds(tables["dossiers"]["submitted_at"])
 
 
 def hide_personal_keys(

@@ -4,12 +4,13 @@
 features of a whole history, vectorised. The scoring API needs the same
 values for ONE dossier in microseconds, so :class:`ReferenceIndex` turns the
 reference tables into plain dicts once, and :meth:`ReferenceIndex.dossier`
-answers with dict lookups and a little arithmetic: the batch's semantics
-(:mod:`features.links`, :mod:`features.compute`) restated for one row. It
-also gives the event flags and keys the history counters read
-(:func:`features.compute.event_frame`) and the data gaps
-(:func:`features.compute.data_gaps`). ``tests/features/test_online_static.py``
-proves the two paths agree on every dossier of a simulated province.
+answers with dict lookups and a little arithmetic: it restates the holder
+links (:func:`features.links.holder_links`) for one row, then runs the
+``row`` computation of every declaration of the registry (:mod:`features.defs`:
+features, the event flags and keys the history counters read, data gaps)
+on a :class:`RowInputs`. ``tests/features/test_registry_parity.py`` proves,
+declaration by declaration, that the two paths agree on every dossier of a
+simulated province.
 
 A missing value is ``None`` in the index, and matches ``None`` in its dicts
 exactly where pandas matches NaN with NaN (merges, ``isin``, index lookups);
@@ -20,31 +21,31 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from features import _online_tables as tab
-from features._online_tables import NS_PER_S, Key, Validity, total_seconds
-from features.compute import (
-    ABSENT_TABLE_GAPS,
-    CATEGORIES,
-    STAFF_AT_DESK,
-    networks_of,
-    office_networks,
-)
+from features._online_tables import NS_PER_S, Key, Validity
 from features.contract import LOCAL_TZ
-from features.links import EXPLAINED, kin_plausible
+from features.defs import FLAGS, GAPS, KEYS, STATIC
+from features.links import kin_plausible
+from features.networks import networks_of, office_networks
 
 _NAN = math.nan
 _NS_PER_DAY = 86_400 * NS_PER_S
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _TZ = ZoneInfo(LOCAL_TZ)  # the instance pandas' timestamps carry (zoneinfo caches by key)
-_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_UNLINKING = EXPLAINED | {"community_team"}  # what compute.event_frame's _unlinked excludes
-_CATEGORY_SETS = {name: frozenset(values) for name, values in CATEGORIES.items()}
+#: (name, row computation, categories or None) of every per-dossier feature, in order
+_STATIC_ROWS: tuple[tuple[str, Callable[[RowInputs], object], frozenset[str] | None], ...] = tuple(
+    (f.name, f.row, frozenset(f.categories) if f.categories else None)
+    for f in STATIC
+    if f.row is not None  # every one (the registry checks)
+)
+_EVENT_ROWS = tuple((x.name, x.row) for x in FLAGS)
+_KEY_ROWS = tuple((x.name, x.row) for x in KEYS)
 _MANDATE_RANK = ("valid", "other_procedure", "expired", "not_yet_valid", "none")
 #: distinct IP addresses whose office-network answer is remembered
 _IP_CACHE_SIZE = 1 << 16
@@ -54,11 +55,53 @@ _IP_CACHE_SIZE = 1 << 16
 class RowFeatures:
     """One dossier's per-dossier features, as :func:`features.compute.compute_features` gives them."""
 
-    static: dict[str, object]  # every name of definitions.STATIC, in order
-    flags: dict[str, bool]  # the event flags of compute.event_frame (_unlinked, _self, ...)
-    keys: dict[str, str | None]  # _account_device and _unit_month (None when unknown)
+    static: dict[str, object]  # every name of defs.STATIC, in order
+    flags: dict[str, bool]  # the event flags of defs.FLAGS (_unlinked, _self, ...)
+    keys: dict[str, str | None]  # the event keys of defs.KEYS (None when unknown)
     holder_id: str | None
-    gaps: list[str]  # data gap codes, in compute.data_gaps' order
+    gaps: list[str]  # data gap codes, in the registry's order (defs.GAPS)
+
+
+class RowInputs:
+    """What the registry's row computations read for one dossier (:mod:`features.defs._kit`).
+
+    ``d`` the normalised dossier, ``index`` the :class:`ReferenceIndex`,
+    ``ts`` its submission time (local), ``year`` ... ``minute`` and
+    ``weekday`` (Monday 0) its local clock, ``day`` its local midnight in
+    nanoseconds (as naive dates are held), ``leap`` whether February has 29
+    days that year; ``account``, ``owner``, ``unit``, ``channel``, ``device``,
+    ``ip`` and ``declared`` its text fields (None when unknown); ``acc`` and
+    ``unit_row`` their reference rows (None when unknown), ``links`` how the
+    holder relates to the owner, and ``values`` the features computed so far.
+    """
+
+    d: Mapping[str, object]
+    index: ReferenceIndex
+    ts: pd.Timestamp
+    year: int
+    month: int
+    mday: int
+    hour: int
+    minute: int
+    weekday: int
+    day: int
+    leap: bool
+    account: Key
+    owner: Key
+    unit: Key
+    channel: Key
+    device: Key
+    ip: Key
+    declared: Key
+    acc: tab.Account | None
+    unit_row: tuple[Key, float] | None
+    links: _Links
+    values: dict[str, object]
+
+    __slots__ = (
+        "acc", "account", "channel", "d", "day", "declared", "device", "hour", "index", "ip", "leap",
+        "links", "mday", "minute", "month", "owner", "ts", "unit", "unit_row", "values", "weekday", "year",
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -82,16 +125,6 @@ class _Links:
     owner_age: float
     holder_age: float
     holder_relation: str
-
-
-def _flag(b: bool | None) -> float:
-    """1.0 / 0.0 / NaN, as ``compute._flag`` gives booleans with unknowns."""
-    return _NAN if b is None else (1.0 if b else 0.0)
-
-
-def _category(name: str, value: object) -> object:
-    """The value as the batch frame's Categorical keeps it (NaN outside the categories)."""
-    return value if value in _CATEGORY_SETS[name] else _NAN
 
 
 def _text(v: object) -> Key:
@@ -140,6 +173,10 @@ class ReferenceIndex:
         self.network_units = frozenset(u for _, _, us in self.networks.values() for u in us)
         self.visits = tab.first_visits(tables["counter_visits"])
         self._ip_units: dict[str, frozenset[str] | None] = {}
+        # the data gaps to check, in order; None: an absent table's, which always holds
+        self._gap_rows = [
+            (g.code, g.row) for g in GAPS if g.absent_table is None or g.absent_table not in present
+        ]
 
     def __repr__(self) -> str:
         return (
@@ -171,7 +208,7 @@ class ReferenceIndex:
         """
         return cls(tables, present)
 
-    def _units_at(self, ip: str) -> frozenset[str] | None:
+    def units_at(self, ip: str) -> frozenset[str] | None:
         """Units whose office network holds ``ip`` (None when it is not an address); cached."""
         try:
             return self._ip_units[ip]
@@ -196,7 +233,7 @@ class ReferenceIndex:
         Returns
         -------
         RowFeatures
-            ``static`` holds, for every name of :data:`features.definitions.STATIC`,
+            ``static`` holds, for every name of :data:`features.defs.STATIC`,
             the value ``compute_features(..., at="submission")`` gives: flags
             and numbers as float (NaN when unknown), categories as str or NaN.
 
@@ -217,123 +254,31 @@ class ReferenceIndex:
             if ts.tzinfo is None:
                 raise ValueError(f"submitted_at: expected a tz-aware timestamp, found {ts!r}")
             ts = ts.tz_convert(_TZ)
-        account, owner, unit = (
-            _text(d.get("account_id")),
-            _text(d.get("owner_id")),
-            _text(d.get("unit_id")),
-        )
-        channel, device, ip = _text(d.get("channel")), _text(d.get("device_id")), _text(d.get("ip"))
-        declared = _text(d.get("declared_relation"))
-        year, month, mday, hour, minute = ts.year, ts.month, ts.day, ts.hour, ts.minute
+        r = RowInputs()
+        r.d, r.index, r.ts = d, self, ts
+        r.account = account = _text(d.get("account_id"))
+        r.owner = owner = _text(d.get("owner_id"))
+        r.unit = unit = _text(d.get("unit_id"))
+        r.channel, r.device = _text(d.get("channel")), _text(d.get("device_id"))
+        r.ip = _text(d.get("ip"))
+        r.declared = _text(d.get("declared_relation"))
+        year, month, mday = ts.year, ts.month, ts.day
+        r.year, r.month, r.mday, r.hour, r.minute = year, month, mday, ts.hour, ts.minute
         ordinal = dt.date(year, month, mday).toordinal()
-        day = (ordinal - _EPOCH_ORDINAL) * _NS_PER_DAY  # local midnight, as naive dates are held
-        weekday = (ordinal - 1) % 7  # ordinal 1 (0001-01-01) was a Monday
-        acc = self.accounts.get(account)
-        ln = self._links(d, acc, owner, unit, day)
-        # ------------------------------------------------------------ networks, account, unit
-        in_unit_net = in_any_net = created_in_net = _NAN
-        if self.networks:
-            hit = self._units_at(ip) if ip is not None else None
-            if hit is not None:
-                in_any_net = 1.0 if hit else 0.0
-                if unit in self.network_units:
-                    in_unit_net = 1.0 if unit in hit else 0.0
-            created_ip = acc[3] if acc is not None else None
-            hit = self._units_at(created_ip) if created_ip is not None else None
-            if hit is not None:
-                created_in_net = 1.0 if hit else 0.0
-        created = acc[1] if acc is not None else None
-        unit_row = self.units.get(unit)
-        if "counter_visits" not in self.present or owner is None:
-            at_desk = _NAN
-        else:
-            first = self.visits.get((owner, unit, day)) if unit is not None else None
-            at_desk = 1.0 if first is not None and first < ts.value // NS_PER_S else 0.0
-        leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        minutes = hour * 60 + minute
-        static: dict[str, object] = {
-            "holder_relation": ln.holder_relation,
-            "relation_kind": _category("relation_kind", ln.relation_kind),
-            "is_self": _flag(ln.is_self),
-            "same_household": _flag(ln.same_household),
-            "related_2": _flag(ln.related_2),
-            "mandate_status": ln.mandate_status,
-            "claim_status": ln.claim_status,
-            "legal_rep": _flag(ln.legal_rep),
-            "holder_staff_role": _category("holder_staff_role", ln.holder_staff_role),
-            "holder_staff_same_unit": _flag(ln.holder_staff_same_unit),
-            "owner_in_people": _flag(ln.owner_in_people),
-            "holder_in_people": _flag(ln.holder_in_people),
-            "owner_deceased": _flag(ln.owner_deceased),
-            "days_since_owner_death": ln.days_since_owner_death,
-            "owner_age": ln.owner_age,
-            "holder_age": ln.holder_age,
-            "channel": _category("channel", channel),
-            "declared_relation": _category("declared_relation", declared),
-            "declared_self_not_holder": _NAN
-            if ln.is_self is None or declared is None
-            else _flag(declared == "self" and not ln.is_self),
-            "attachment_kind": _category("attachment_kind", d.get("attachment_kind")),
-            "has_contact_phone": _flag(isinstance(d.get("contact_phone"), str)),
-            "has_payer": _flag(isinstance(d.get("payer_token"), str)),
-            "hour": hour + minute / 60,
-            "weekday": float(weekday),
-            "day_of_month": float(mday),
-            "days_to_month_end": float(_DAYS_IN_MONTH[month] + leap - mday),
-            "office_hours": _flag(weekday < 5 and 450 <= minutes <= 1020),
-            "ip_in_unit_network": in_unit_net,
-            "ip_in_office_network": in_any_net,
-            "acct_created_in_office_network": created_in_net,
-            "acct_age_days": _NAN if created is None else total_seconds(ts.value - created) / 86_400,
-            "acct_created_same_day": _NAN if acc is None or created is None else _flag(acc[2] == day),
-            "acct_business": _NAN if acc is None else _flag(acc[4] == "business"),
-            "acct_verification_level": _NAN if acc is None else acc[5],
-            "unit_province_level": _NAN if unit_row is None else _flag(unit_row[0] == "province"),
-            "unit_target": _NAN if unit_row is None else unit_row[1],
-            "owner_at_desk_today": at_desk,
-        }  # fmt: skip
-        # ------------------------------------------------------------ events and data gaps
-        has_account, relation, role = (
-            ln.holder_id is not None,
-            ln.holder_relation,
-            ln.holder_staff_role,
-        )
-        online = channel == "online"
-        flags = {
-            "_unlinked": has_account and relation not in _UNLINKING,
-            "_unrelated": relation == "none_known",
-            "_holder_staff": role in STAFF_AT_DESK,
-            "_holder_team": role == "community_digital_team",
-            "_self": ln.is_self is True,
-            "_office": in_any_net == 1.0,
-            "_online": online,
-            "_owner_deceased": ln.owner_deceased is True,
-        }
-        keys = {
-            "_account_device": None if account is None or device is None else f"{account}|{device}",
-            "_unit_month": None if unit is None else f"{unit}|{year:04d}-{month:02d}",
-        }  # fmt: skip
-        gaps = []
-        if relation == "unknown":
-            gaps.append("relation_unknown")
-        if ln.owner_in_people is False:
-            gaps.append("owner_not_in_population_extract")
-        if ln.holder_in_people is False:
-            gaps.append("holder_not_in_population_extract")
-        if account is not None and not has_account:
-            gaps.append("account_not_in_accounts")
-        if online:
-            if account is None:
-                gaps.append("online_without_account")
-            if device is None:
-                gaps.append("device_missing")
-            if ip is None:
-                gaps.append("ip_missing")
-            elif math.isnan(in_unit_net):
-                gaps.append("unit_network_unknown")
-        if owner is None:
-            gaps.append("owner_id_missing")
-        gaps += [code for table, code in ABSENT_TABLE_GAPS if table not in self.present]
+        r.day = day = (ordinal - _EPOCH_ORDINAL) * _NS_PER_DAY  # local midnight, as dates are held
+        r.weekday = (ordinal - 1) % 7  # ordinal 1 (0001-01-01) was a Monday
+        r.leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        r.acc = acc = self.accounts.get(account)
+        r.unit_row = self.units.get(unit)
+        r.links = ln = self._links(d, acc, owner, unit, day)
+        r.values = static = {}
+        for name, row, categories in _STATIC_ROWS:
+            value = row(r)
+            # as the batch frame's Categorical keeps it: NaN outside the categories
+            static[name] = value if categories is None or value in categories else _NAN
+        flags = {name: row(r) for name, row in _EVENT_ROWS}
+        keys = {name: row(r) for name, row in _KEY_ROWS}
+        gaps = [code for code, row in self._gap_rows if row is None or row(r)]
         return RowFeatures(static, flags, keys, ln.holder_id, gaps)
 
     def _links(

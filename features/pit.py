@@ -11,7 +11,7 @@ events that share a key (an account, a device, a phone, ...):
   window (a broker's *new* clients in the last 30 days);
 - :class:`Last` — seconds since the key's previous event (dormancy).
 
-Counters are declared once (see :mod:`features.definitions`) and computed in
+Counters are declared once (see :mod:`features.defs`) and computed in
 two ways from that declaration: vectorised over a whole history here, and
 incrementally in the online state of the scoring API. Only events strictly
 before ``t`` count, so appending later dossiers can never change a feature of

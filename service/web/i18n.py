@@ -1,7 +1,7 @@
 """Words of the workbench pages, in Vietnamese (the default) and English.
 
 Every string a page shows comes from :data:`STRINGS` (or, for feature names
-and values in reasons, from :mod:`features.definitions`, which already has
+and values in reasons, from :mod:`features.defs`, which already has
 both languages). :func:`translate` refuses a key it does not know, so a typo
 in a template fails the tests instead of showing a raw key to an inspector.
 Dates read ``dd/mm/yyyy`` in Vietnamese and ``yyyy-mm-dd`` in English, on the
@@ -16,7 +16,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from features.contract import LOCAL_TZ
-from features.definitions import ALL_FEATURES, VALUE_TEXT, value_text
+from features.defs import ALL_FEATURES, GAPS, value_text
 
 Lang = Literal["vi", "en"]
 LANGS: tuple[Lang, ...] = ("vi", "en")
@@ -426,52 +426,8 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "visited_desk": ("đến quầy trong ngày", "visited the desk"),
         "claims_mandate": ("kê khai ủy quyền", "claims mandate"),
     },
-    "gap": {
-        "relation_unknown": (
-            "Không xác định được quan hệ giữa chủ tài khoản và chủ hồ sơ (dữ liệu hộ tịch, "
-            "cư trú chưa được chia sẻ đủ).",
-            "The relation between the account holder and the owner is unknown (civil-status "
-            "and household data are not fully shared).",
-        ),
-        "owner_not_in_population_extract": (
-            "Chủ hồ sơ không có trong bản trích dữ liệu dân cư.",
-            "The owner is not in the population extract.",
-        ),
-        "holder_not_in_population_extract": (
-            "Chủ tài khoản không có trong bản trích dữ liệu dân cư.",
-            "The account holder is not in the population extract.",
-        ),
-        "account_not_in_accounts": (
-            "Tài khoản nộp không có trong danh sách tài khoản, nên không biết ai là chủ tài khoản.",
-            "The account is not in the accounts table, so its holder is unknown.",
-        ),
-        "online_without_account": (
-            "Hồ sơ trực tuyến nhưng không ghi tài khoản nộp.",
-            "An online dossier with no account recorded.",
-        ),
-        "device_missing": ("Không ghi nhận thiết bị nộp.", "No device was recorded."),
-        "ip_missing": ("Không ghi nhận địa chỉ IP.", "No IP address was recorded."),
-        "unit_network_unknown": (
-            "Không biết địa chỉ IP có thuộc mạng của đơn vị hay không.",
-            "Whether the IP address is on the unit's network is unknown.",
-        ),
-        "owner_id_missing": ("Thiếu số định danh của chủ hồ sơ.", "The owner's ID is missing."),
-        "no_population_extract": (
-            "Không có bản trích dữ liệu dân cư.",
-            "No population extract was provided.",
-        ),
-        "no_relations_table": (
-            "Không có dữ liệu quan hệ nhân thân.",
-            "No civil-status relations were provided.",
-        ),
-        "no_mandates_table": ("Không có sổ ủy quyền.", "No mandate register was provided."),
-        "no_staff_registry": ("Không có danh sách cán bộ.", "No staff registry was provided."),
-        "no_desk_visits": (
-            "Không có dữ liệu lượt đến quầy một cửa.",
-            "No one-stop desk visit records were provided.",
-        ),
-        "no_units_table": ("Không có danh mục đơn vị.", "No units table was provided."),
-    },
+    # data gaps read as their declarations in the feature registry say
+    "gap": {g.code: (g.vi, g.en) for g in GAPS},
     "attr": {
         "dossier_count": (
             "Số hồ sơ qua đây (đến lúc chấm điểm, kể cả hồ sơ này)",
@@ -574,10 +530,10 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 def _capitalised(feature: str) -> dict[str, tuple[str, str]]:
-    """A feature's category words (:data:`features.definitions.VALUE_TEXT`) as page labels."""
+    """A feature's category words (its declaration's ``value_text``) as page labels."""
     return {
         code: (vi[:1].upper() + vi[1:], en[:1].upper() + en[1:])
-        for code, (vi, en) in VALUE_TEXT[feature].items()
+        for code, (vi, en) in ALL_FEATURES[feature].value_text.items()
     }
 
 
@@ -588,7 +544,7 @@ _LABELS.update(
     attachment_kind=_capitalised("attachment_kind"),
     staff_role=_capitalised("holder_staff_role"),
 )
-_LABELS["relation_kind"].update(VALUE_TEXT["relation_kind"])
+_LABELS["relation_kind"].update(ALL_FEATURES["relation_kind"].value_text)
 
 
 def translate(lang: str, key: str, **values: object) -> str:
@@ -659,7 +615,7 @@ def labels(lang: str, kind: str) -> dict[str, str]:
 
 
 def feature_name(lang: str, feature: str) -> str:
-    """A feature's name as a sentence fragment (from :data:`features.definitions.ALL_FEATURES`)."""
+    """A feature's name as a sentence fragment (from :data:`features.defs.ALL_FEATURES`)."""
     meta = ALL_FEATURES.get(feature)
     if meta is None:
         return feature

@@ -12,7 +12,7 @@ from hand_made import Tables, write_csv
 
 from features import read_dataset
 from features.compute import compute_all, compute_features
-from features.definitions import feature_names
+from features.defs import feature_names
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.definitions import COUNTERS
+from features.defs import COUNTERS
 from features.history import FrozenHistory, LiveStore, OnlineCounters
 from features.pit import DAY, compute_counter
 from features.stores import MemoryStore, RedisStore

@@ -1,12 +1,9 @@
-"""The online per-dossier features agree with the batch, dossier by dossier.
+"""The single-dossier path of :class:`features.online.ReferenceIndex`: right, fast, robust.
 
-:class:`features.online.ReferenceIndex` restates, for one dossier in pure
-Python, what :func:`features.compute.compute_features` computes vectorised.
-The proof is exact agreement (NaN with NaN) on every dossier of a simulated
-province, with optional tables absent, and with the unknown keys the
-simulator never writes (pandas matches NaN with NaN in merges and lookups);
-then a few hand-made cases show the tricky branches give the right answer,
-not merely the same one.
+``test_registry_parity.py`` proves, declaration by declaration, that it
+agrees with the batch on a whole simulated province; here more combinations
+of absent tables (slow), hand-made cases showing the tricky branches give the
+right answer, not merely the same one, its speed and its input checks.
 """
 
 from __future__ import annotations
@@ -20,26 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from hand_made import AN, BINH, CUC, DUNG, Tables
+from parity import parity, unknown_keys, without
 
 from features import read_dataset
 from features._private import empty_frame
-from features.compute import compute_features, event_frame
 from features.contract import TABLES
-from features.definitions import STATIC
 from features.links import holder_links
-from features.online import ReferenceIndex, RowFeatures
-
-FLAGS = (
-    "_unlinked",
-    "_unrelated",
-    "_holder_staff",
-    "_holder_team",
-    "_self",
-    "_office",
-    "_online",
-    "_owner_deceased",
-)
-KEYS = ("_account_device", "_unit_month")
+from features.online import ReferenceIndex
 
 
 @pytest.fixture(scope="module")
@@ -47,74 +31,9 @@ def ds(province_dir: Path) -> Any:
     return read_dataset(province_dir / "data")
 
 
-def _plain(s: pd.Series) -> list[object]:
-    """Values as Python objects, every kind of missing as NaN (categories as str)."""
-    return s.astype(object).where(s.notna(), np.nan).tolist()
-
-
-def _text(s: pd.Series) -> list[object]:
-    """Text as Python values, missing as None (how the online path gives keys)."""
-    return s.astype(object).where(s.notna(), None).tolist()
-
-
-def _same(a: object, b: object) -> bool:
-    return a == b or (a != a and b != b)  # NaN matches NaN
-
-
-def _differences(what: str, ids: list[str], batch: list[object], online: list[object]) -> str:
-    """'' when the two agree, else how many differ and the first three."""
-    diff = [i for i, (a, b) in enumerate(zip(batch, online, strict=True)) if not _same(a, b)]
-    if not diff:
-        return ""
-    shown = ", ".join(f"{ids[i]}: batch={batch[i]!r} online={online[i]!r}" for i in diff[:3])
-    return f"{what}: {len(diff)} of {len(ids)} differ, e.g. {shown}"
-
-
-def _online(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> list[RowFeatures]:
-    index = ReferenceIndex.from_tables(tables, present)
-    return [index.dossier(row) for row in tables["dossiers"].to_dict("records")]
-
-
-def parity(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> list[str]:
-    """Every disagreement between the batch and the online path, one line per column."""
-    d = tables["dossiers"]
-    batch = compute_features(tables, present, "submission")
-    links = holder_links(tables, present)
-    w = event_frame(d, links, batch.frame.set_axis(d.index))
-    rows = _online(tables, present)
-    ids = d["dossier_id"].tolist()
-    assert all(list(r.static) == [f.name for f in STATIC] for r in rows)
-    found = [
-        _differences(f.name, ids, _plain(batch.frame[f.name]), [r.static[f.name] for r in rows])
-        for f in STATIC
-    ]
-    found.append(
-        _differences("data_gaps", ids, batch.data_gaps.tolist(), [";".join(r.gaps) for r in rows])
-    )
-    found += [
-        _differences(flag, ids, w[flag].tolist(), [r.flags[flag] for r in rows]) for flag in FLAGS
-    ]
-    found += [_differences(key, ids, _text(w[key]), [r.keys[key] for r in rows]) for key in KEYS]
-    found.append(
-        _differences("holder_id", ids, _text(links["holder_id"]), [r.holder_id for r in rows])
-    )
-    return [f for f in found if f]
-
-
-def without(ds: Any, absent: tuple[str, ...]) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
-    """The tables as the reader gives them when ``absent`` are missing from the folder."""
-    tables = {name: t.iloc[0:0] if name in absent else t for name, t in ds.tables.items()}
-    return tables, ds.present - set(absent)
-
-
-def test_static_features_match_the_batch_on_a_whole_province(ds: Any) -> None:
-    assert parity(ds.tables, ds.present) == []
-
-
 @pytest.mark.parametrize(
     "absent",
     [
-        ("people", "relations", "authorizations", "staff", "units", "counter_visits"),
         pytest.param(("people",), marks=pytest.mark.slow),
         pytest.param(("businesses", "staff", "units"), marks=pytest.mark.slow),
         pytest.param(("relations", "authorizations", "counter_visits"), marks=pytest.mark.slow),
@@ -127,68 +46,9 @@ def test_static_features_match_the_batch_with_tables_absent(
     assert parity(tables, present) == []
 
 
-def _unknown_keys(ds: Any) -> dict[str, pd.DataFrame]:
-    """The province with the unknown cells the simulator never writes, and odd records.
-
-    Unknown owners, holders, units and procedures; staff, mandates and legal
-    representatives with an unknown person (pandas' merges match them with
-    dossiers whose holder is unknown); conflicting duplicates of keyed rows
-    (the first wins); self-relations; desk visits without a unit; times with
-    sub-second parts (whole seconds decide "before").
-    """
-    rng = np.random.default_rng(5)
-    t = {name: frame.copy() for name, frame in ds.tables.items()}
-
-    def blank(name: str, column: str, share: float) -> None:
-        rows = rng.random(len(t[name])) < share
-        t[name].loc[rows, column] = np.nan
-
-    blank("dossiers", "owner_id", 0.03)
-    blank("dossiers", "unit_id", 0.02)
-    blank("dossiers", "procedure_code", 0.02)
-    blank("accounts", "holder_id", 0.03)
-    blank("accounts", "account_type", 0.02)
-    # one post only: with two, the batch's unstable sort would pick either (see staff_roles)
-    t["staff"].loc[t["staff"].index[0], "person_id"] = np.nan
-    blank("staff", "role", 0.1)
-    blank("authorizations", "grantee_id", 0.05)
-    blank("authorizations", "grantor_id", 0.05)
-    blank("businesses", "legal_rep_id", 0.1)
-    blank("units", "level", 0.2)
-    blank("counter_visits", "unit_id", 0.05)
-    a = t["accounts"]
-    t["accounts"] = pd.concat(
-        [a, a.iloc[:50].assign(holder_id=a["holder_id"].iloc[50:100].to_numpy())]
-    )
-    r = t["relations"]
-    loops = r.iloc[:30].assign(related_id=r["person_id"].iloc[:30].to_numpy())
-    flipped = r.iloc[30:60].assign(relation="sibling")
-    t["relations"] = pd.concat([r, loops, flipped], ignore_index=True)
-    jitter = pd.to_timedelta(rng.integers(0, 10**9, len(t["counter_visits"])), unit="ns")
-    t["counter_visits"]["visited_at"] = t["counter_visits"]["visited_at"] + jitter
-    jitter = pd.to_timedelta(rng.integers(0, 10**9, len(t["accounts"])), unit="ns")
-    t["accounts"]["created_at"] = t["accounts"]["created_at"] + jitter
-    d = t["dossiers"]
-    d["submitted_at"] = d["submitted_at"] + pd.to_timedelta(
-        rng.integers(0, 10**9, len(d)), unit="ns"
-    )
-    # some desk visits in the very second of the filing, half a second before or after
-    desk = d[d["owner_id"].notna() & d["unit_id"].notna()].iloc[:300]
-    v = pd.DataFrame(
-        {
-            "visit_id": [f"VX{i}" for i in range(len(desk))],
-            "unit_id": desk["unit_id"].to_numpy(),
-            "person_id": desk["owner_id"].to_numpy(),
-            "visited_at": desk["submitted_at"].dt.floor("s")
-            + pd.to_timedelta(rng.integers(0, 10**9, len(desk)), unit="ns"),
-        }
-    ).astype(t["counter_visits"].dtypes.to_dict())
-    t["counter_visits"] = pd.concat([t["counter_visits"], v], ignore_index=True)
-    return t
-
-
-def test_static_features_match_the_batch_with_unknown_keys_and_odd_records(ds: Any) -> None:
-    tables = _unknown_keys(ds)
+def test_the_unknown_keys_and_odd_records_are_really_there(ds: Any) -> None:
+    # test_registry_parity checks both paths agree on them; this checks they are there
+    tables = unknown_keys(ds)
     # the odd cases are really there: pandas matched the unknown holder of desk filings
     # with the staff post and the mandates whose person is unknown
     links = holder_links(tables, ds.present)
@@ -196,7 +56,6 @@ def test_static_features_match_the_batch_with_unknown_keys_and_odd_records(ds: A
     assert (no_holder & links["holder_staff_role"].ne("none")).sum() > 100
     assert (no_holder & links["mandate_status"].eq("valid")).sum() > 10
     assert tables["dossiers"]["owner_id"].isna().sum() > 100
-    assert parity(tables, ds.present) == []
 
 
 def test_time_per_dossier(ds: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -123,6 +123,19 @@ def test_dirty_data_is_scored_with_gaps_not_refused(client: TestClient) -> None:
     assert a["model_version"]
 
 
+def test_a_malformed_owner_id_is_reported_as_the_batch_reader_reports_it(
+    client: TestClient,
+) -> None:
+    # issue #13: "12 34" was scored with a data gap but no finding; the batch reader's ID
+    # check calls it owner_id_malformed, and so does the answer now
+    r = client.post("/v1/score", json=body(dossier_id="DIRTY-ID", owner_id="12 34"), headers=PORTAL)
+    assert r.status_code == 200, r.text
+    findings = r.json()["input_findings"]
+    assert {"code": "owner_id_malformed", "column": "owner_id", "count": 1} in findings
+    clean = client.post("/v1/score", json=body(dossier_id="CLEAN-ID"), headers=PORTAL).json()
+    assert not [f for f in clean["input_findings"] if f["column"] == "owner_id"]
+
+
 @pytest.mark.parametrize(
     "channel",
     ["xyz", "web", "onlin\u0435", "ONLINE\u0000", "on line!"],  # \u0435: a Cyrillic e

@@ -1,0 +1,101 @@
+"""Office networks of the units, and whether an IP address lies inside one.
+
+Shared by the batch (:func:`ip_membership`, vectorised over distinct
+addresses) and the single-dossier path (:func:`networks_of`, one binary
+search per address).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from features._private import flags as _flag
+
+
+def _ip_ranges(units: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for unit, nets in zip(units["unit_id"], units["office_networks"], strict=True):
+        if not isinstance(nets, str):
+            continue
+        for cidr in nets.split(";"):
+            try:
+                net = ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                continue
+            rows.append((unit, net.version, int(net.network_address), int(net.broadcast_address)))
+    return pd.DataFrame(rows, columns=["unit_id", "version", "lo", "hi"])
+
+
+#: office networks per IP version: first addresses (sorted), last addresses, units
+OfficeNetworks = dict[int, tuple[list[int], list[int], list[str]]]
+
+
+def office_networks(units: pd.DataFrame) -> OfficeNetworks:
+    """The units' office networks per IP version, sorted by first address (empty when none)."""
+    ranges = _ip_ranges(units)
+    if ranges.empty:
+        return {}
+    ranges = ranges.sort_values(["version", "lo"])
+    return {
+        v: (g["lo"].tolist(), g["hi"].tolist(), g["unit_id"].tolist())
+        for v, g in ranges.groupby("version")
+    }
+
+
+def networks_of(value: str, networks: OfficeNetworks) -> list[str] | None:
+    """The units whose office network holds the address ``value``; None when it is not an IP.
+
+    Notes
+    -----
+    Binary search over the sorted networks, then the 8 networks starting at or
+    before the address are checked, so nested networks up to 8 deep are all
+    found. Cost: O(log networks).
+    """
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    lo, hi, un = networks.get(addr.version, ([], [], []))
+    x = int(addr)
+    j = bisect.bisect_right(lo, x) - 1
+    return [un[k] for k in range(j, max(-1, j - 8), -1) if lo[k] <= x <= hi[k]]
+
+
+def ip_membership(
+    ips: pd.Series, unit: pd.Series, units: pd.DataFrame
+) -> tuple[pd.Series, pd.Series]:
+    """Whether each IP is in its receiving unit's office network, and in any unit's.
+
+    Unknown (NaN) when the IP is missing or unparseable, or when no network is
+    known (for the unit, or at all).
+
+    Notes
+    -----
+    Each distinct address is parsed once and located by :func:`networks_of`;
+    the result is joined back on (ip, unit). Cost: O(distinct IPs · log networks).
+    """
+    networks = office_networks(units)
+    nan = pd.Series(np.nan, index=ips.index)
+    if not networks:
+        return nan, nan
+    parsed, pairs = set(), []
+    for value in ips.dropna().unique():
+        found = networks_of(value, networks)
+        if found is None:
+            continue
+        parsed.add(value)
+        pairs += [(value, u) for u in found]
+    hits = pd.DataFrame(pairs, columns=["ip", "unit_id"]).drop_duplicates()
+    known_ip = ips.isin(parsed)
+    anyhit = ips.isin(set(hits["ip"]))
+    probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
+    joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(
+        "index"
+    )["hit"]
+    unit_hit = pd.Series(joined.reindex(range(len(ips))).notna().to_numpy(), index=ips.index)
+    unit_known = unit.isin({u for _, _, units_of in networks.values() for u in units_of})
+    return _flag(unit_hit).where(known_ip & unit_known), _flag(anyhit).where(known_ip)
