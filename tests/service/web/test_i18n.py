@@ -46,6 +46,7 @@ def test_every_template_key_exists_in_both_languages() -> None:
                 share="s",
                 score="0,5",
                 misuse="m",
+                chance="4,0%",
             )
 
 
