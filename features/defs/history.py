@@ -147,6 +147,11 @@ COUNTERS: tuple[Feature, ...] = (
         "staff accounts using the IP",
     ),
     _counted(
+        Count("phone_30d", "contact_phone", _D30),
+        "số hồ sơ ghi cùng số điện thoại liên hệ trong 30 ngày",
+        "filings giving the same contact phone in 30 days",
+    ),
+    _counted(
         Distinct("phone_accounts", "contact_phone", "account_id"),
         "số tài khoản dùng số điện thoại liên hệ",
         "accounts using the contact phone",

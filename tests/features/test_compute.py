@@ -98,3 +98,20 @@ def test_a_folder_without_dossiers_gives_empty_features_of_the_same_schema(
         pd.testing.assert_series_equal(frame.dtypes, want.dtypes)
         assert frame.index.name == "dossier_id" and frame.index.dtype == want.index.dtype
         assert len(got[at].data_gaps) == 0
+
+
+def test_phone_30d_counts_earlier_filings_giving_the_same_phone_within_30_days(
+    tables: Tables, folder_of: Callable[..., Path]
+) -> None:
+    # D1 (14 March) and D4 (20 March) give the same contact phone; D3 gives none
+    def phone_30d(t: Tables) -> dict[str, float]:
+        ds = read_dataset(folder_of(t))
+        return compute_features(ds.tables, ds.present, "submission").frame["phone_30d"].to_dict()
+
+    got = phone_30d(tables)
+    assert (got["D1"], got["D2"], got["D4"]) == (0, 0, 1)
+    assert np.isnan(got["D3"])  # no phone given: unknown, not zero
+    for row in tables["dossiers"]:
+        if row["dossier_id"] == "D4":  # 42 days after D1: past the window
+            row["submitted_at"] = row["synced_at"] = "2025-04-25T20:00:00+07:00"
+    assert phone_30d(tables)["D4"] == 0
