@@ -536,6 +536,11 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user": ("người dùng", "user"),
         "role": ("vai trò", "role"),
         "sessions_ended": ("phiên bị đóng", "sessions ended"),
+        "actor_id": ("mã vụ việc theo đối tượng", "actor case"),
+        "applied": ("số hồ sơ theo kết luận chung", "dossiers given the actor's decision"),
+        "exceptions": ("số hồ sơ ngoại lệ", "exceptions"),
+        "verdict_ids": ("mã các kết luận", "verdict ids"),
+        "actors": ("vụ việc theo đối tượng", "actor cases"),
         # the queue's filters, as an export records them
         "unit_id": ("đơn vị", "unit"),
         "month": ("tháng", "month"),
@@ -569,6 +574,8 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user_enable": ("Mở khóa người dùng", "User enabled"),
         "user_password_reset": ("Đặt lại mật khẩu", "Password reset"),
         "cases_load": ("Nạp vụ việc", "Cases loaded"),
+        "actor_view": ("Xem vụ việc theo đối tượng", "Actor case view"),
+        "actor_verdict": ("Kết luận theo đối tượng", "Actor verdict"),
     },
 }
 
