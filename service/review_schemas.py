@@ -113,6 +113,16 @@ class AssignmentOut(BaseModel):
     created_at: str = Field(description=_LOCAL_TIME)
 
 
+class ActorRefOut(BaseModel):
+    """The actor case a dossier case is reviewed in (see ``/v1/actors/{id}``)."""
+
+    id: int
+    kind: Literal["account", "device", "phone", "payment_token", "officer", "unit_month", "dossier"]
+    label: str = Field(description="the actor's value, masked")
+    n_dossiers: int = Field(ge=0)
+    status: Status
+
+
 class CaseOut(BaseModel):
     """One case: what the scorer said, the dossier (masked), the evidence, the team's work."""
 
@@ -132,6 +142,9 @@ class CaseOut(BaseModel):
     model_version: str
     chosen_by: ChosenBy = Field(description=_CHOSEN_BY)
     propensity: float = Field(gt=0, le=1, description="the chance the case had of being chosen")
+    actor: ActorRefOut | None = Field(
+        default=None, description="its actor case; null for an exploration case"
+    )
     reasons: list[Reason]
     data_gaps: list[str]
     probabilities: dict[str, float]

@@ -376,18 +376,34 @@ def _union_graph(graphs: Iterable[dict[str, Any] | None]) -> dict[str, Any] | No
             "edges": list(edges.values())}  # fmt: skip
 
 
-def _focus(actor: Actor, graph: dict[str, Any] | None) -> str:
-    """The graph node the actor is: its key (pseudonymised like the graph's), else ``""``."""
+#: actor kind -> the type of its node in the evidence graphs (:data:`features.NODE_TYPES`)
+_NODE_TYPE = {
+    "account": "account", "device": "device", "phone": "phone", "payment_token": "payment",
+    "officer": "staff", "unit_month": "unit", "dossier": "dossier",
+}  # fmt: skip
+
+
+def _focus(actor: Actor, graph: dict[str, Any] | None, dossier_ids: Iterable[str]) -> str:
+    """The graph node the actor is: of its kind, linked to most of its dossiers (``""``: none).
+
+    Found by the links, not by the key: an officer's node is named by its staff
+    id, a person's by a pseudonym, and either way it is the one node of the
+    kind that all the actor's dossiers point at.
+    """
     if not graph:
         return ""
-    names = {str(n.get("id")) for n in graph.get("nodes", [])}
-    kind, _, rest = actor.key.partition(":")
-    node = {"payment_token": "payment", "officer": "staff"}.get(kind, kind) + ":" + rest
-    if actor.kind == "unit_month":
-        node = "unit:" + rest.rpartition(":")[0]
     if actor.kind == "dossier":
-        node = actor.key
-    return node if node in names else ""
+        return actor.key
+    wanted = _NODE_TYPE.get(actor.kind, "")
+    kinds = {str(n.get("id")): n.get("type") for n in graph.get("nodes", [])}
+    mine = {f"dossier:{d}" for d in dossier_ids}
+    links: dict[str, int] = {}
+    for e in graph.get("edges", []):
+        a, b = str(e.get("source")), str(e.get("target"))
+        for one, other in ((a, b), (b, a)):
+            if one in mine and kinds.get(other) == wanted:
+                links[other] = links.get(other, 0) + 1
+    return max(links, key=lambda n: (links[n], n)) if links else ""
 
 
 #: how many dossiers' graphs an actor's graph unites (a broker's 169 would not be readable)
@@ -445,12 +461,9 @@ def actor_detail(s: Session, actor_id: int, *, viewer: bool = False) -> dict[str
             }
         )
     graph = _union_graph((c.evidence or {}).get("graph") for c in cases[:GRAPH_DOSSIERS])
-    focus = _focus(actor, graph)
+    focus = _focus(actor, graph, (c.dossier_id for c in cases))
     if graph is not None:
-        graph["graph"] = {
-            **graph.get("graph", {}),
-            "focus": focus or graph.get("graph", {}).get("focus"),
-        }
+        graph["graph"] = {**graph.get("graph", {}), "focus": focus}
     if viewer:
         graph = viewer_graph(graph)
     months = sorted({c.month for c in cases if c.month})
