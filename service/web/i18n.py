@@ -62,12 +62,14 @@ _UI: dict[str, tuple[str, str]] = {
     # the actor page
     "actor_who": ("Đối tượng là ai", "Who the actor is"),
     "actor_what": ("Đối tượng đã làm gì", "What the actor did"),
-    "actor_pseudonym": ("Bí danh trong sơ đồ", "Pseudonym in the graph"),
+    "actor_pseudonym": ("Bí danh cố định", "Fixed pseudonym"),
     "actor_masked_note": (
-        "Giá trị được che một phần để bảo vệ dữ liệu cá nhân (Nghị định 13/2023); bí danh giúp "
-        "tìm đối tượng trong sơ đồ bằng chứng.",
-        "The value is partly masked to protect personal data (Decree 13/2023); the pseudonym "
-        "finds the actor in the evidence graph.",
+        "Giá trị được che một phần để bảo vệ dữ liệu cá nhân (Nghị định 13/2023). Bí danh không "
+        "đổi giữa các lần nạp, để so sánh đối tượng giữa các vụ việc; trong sơ đồ bằng chứng, "
+        "đối tượng là nút lớn ghi “Đối tượng”.",
+        "The value is partly masked to protect personal data (Decree 13/2023). The pseudonym "
+        "stays the same from load to load, to compare actors across cases; in the evidence "
+        "graph the actor is the large node marked “The actor”.",
     ),
     "actor_unit_month": ("{unit}, tháng {month}", "{unit}, {month}"),
     "fact_dossiers": ("Số hồ sơ bị gắn cờ", "Flagged dossiers"),

@@ -141,3 +141,28 @@ def test_an_actor_verdict_is_one_verdict_per_open_dossier_audited_once(
         "decision": "misuse", "proxy_type": "identity_misuse",
         "exceptions": [{"case_id": 2, "decision": "legitimate", "proxy_type": "self"}]})  # fmt: skip
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "exceptions"]
+
+
+def test_the_actor_page_refuses_a_viewer_and_a_forged_form(
+    wb: TestClient, store: CaseStore
+) -> None:
+    a = device_id(store)
+    form = {"decision": "misuse", "proxy_type": "identity_misuse"}
+    csrf = headers(wb, store, "viewer")["X-CSRF-Token"]
+    page = wb.get(f"/actors/{a}")
+    assert page.status_code == 200 and "actor-verdict-form" not in page.text
+    assert "Thiết bị nộp hồ sơ" in page.text  # the kind in words, Vietnamese first
+    assert wb.post(f"/actors/{a}/verdict", data={**form, "csrf_token": csrf}).status_code == 403
+    csrf = headers(wb, store, "reviewer")["X-CSRF-Token"]
+    assert "actor-verdict-form" in wb.get(f"/actors/{a}").text
+    assert wb.post(f"/actors/{a}/verdict", data={**form, "csrf_token": "forged"}).status_code == 403
+    r = wb.post(
+        f"/actors/{a}/verdict",
+        data={**form, "csrf_token": csrf, "exception": "3",
+              "exception_verdict": ["1:needs_info:", "3:legitimate:family"]},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303 and "applied=1&exceptions=1" in r.headers["location"]
+    with store.session() as s:
+        assert s.scalar(sa.select(Case.status).where(Case.id == 3)) == "legitimate"
+        assert s.scalar(sa.select(Case.status).where(Case.id == 1)) == "misuse"
