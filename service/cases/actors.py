@@ -407,7 +407,7 @@ def _focus(actor: Actor, graph: dict[str, Any] | None, dossier_ids: Iterable[str
 
 
 #: how many dossiers' graphs an actor's graph unites (a broker's 169 would not be readable)
-GRAPH_DOSSIERS = 12
+GRAPH_DOSSIERS = 8
 
 
 def actor_detail(s: Session, actor_id: int, *, viewer: bool = False) -> dict[str, Any]:
