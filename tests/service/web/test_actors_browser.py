@@ -94,8 +94,9 @@ def test_one_verdict_on_an_actor_with_an_exception(
     exception = int(rows.last.get_attribute("data-case") or 0)
     page.select_option("#decision", "misuse")
     page.select_option("#verdict-type", "identity_misuse")
-    page.check(f"#exc-{exception}")
+    # choosing a dossier's own decision ticks its exception box
     rows.last.locator("select.exception-choice").select_option(f"{exception}:legitimate:family")
+    expect(page.locator(f"#exc-{exception}")).to_be_checked()
     _shot(page, tmp_path, "actor_verdict_form")
     page.click("#save-actor-verdict")
     expect(page.locator("#notice")).to_contain_text(f"{sizes[actor_id] - 1} hồ sơ theo kết luận")
