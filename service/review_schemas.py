@@ -289,6 +289,15 @@ class ActorVerdictOut(BaseModel):
     verdicts: list[ActorVerdictItemOut]
 
 
+class ActorAssignmentOut(BaseModel):
+    """An actor case given to a reviewer (``assignee`` null: taken back), with its open dossiers."""
+
+    actor_id: int
+    assignee: str | None = None
+    assigned_by: str
+    cases: int = Field(ge=0, description="open dossier cases assigned with it")
+
+
 # ----------------------------------------------------------------- units
 class UnitOut(BaseModel):
     """A unit that has cases."""

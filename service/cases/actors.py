@@ -39,13 +39,14 @@ from service.cases._private import (
     viewer_graph,
 )
 from service.cases.models import ACTOR_KINDS, CASE_STATUSES, Actor, Case, User, utcnow
-from service.cases.review import check_verdict, record_verdict
+from service.cases.review import assign, check_verdict, record_verdict
 from service.cases.security import Who
 
 __all__ = [
     "ActorFilter",
     "actor_detail",
     "actor_queue",
+    "assign_actor",
     "join_actor",
     "place_in_actors",
     "record_actor_verdict",
@@ -552,3 +553,52 @@ def record_actor_verdict(
         actor.status, actor.verdict_type = decision, proxy_type or None
     s.flush()
     return out
+
+
+def assign_actor(s: Session, actor_id: int, who: Who, assignee: str | None) -> dict[str, Any]:
+    """Give an actor case to a reviewer or admin (``None`` takes it back), with its open dossiers.
+
+    Each open dossier case is assigned too (:func:`service.cases.review.assign`,
+    so each keeps the change in its history), and the dossier queue's
+    assignee filter finds them.
+
+    Returns
+    -------
+    dict
+        ``actor_id``, ``assignee``, ``assigned_by``, ``cases`` (dossier cases assigned).
+
+    Raises
+    ------
+    CaseForbidden
+        ``who`` may not write.
+    CaseInputError
+        ``assignee`` is not an active user who may write verdicts.
+    CaseNotFound
+        No actor case with this id.
+    """
+    if not who.may("write"):
+        raise CaseForbidden(f"role {who.role!r} may not assign cases")
+    actor = _get_actor(s, actor_id)
+    open_cases = list(
+        s.scalars(
+            sa.select(Case.id)
+            .where(Case.actor_id == actor_id, Case.status == "open")
+            .order_by(Case.id)
+        )
+    )
+    user_id = None
+    if assignee is not None:
+        user_id = s.scalar(sa.select(User.id).where(User.username == assignee))
+    for case_id in open_cases:
+        assign(s, case_id, who, assignee)  # checks the assignee (the first time)
+    if assignee is not None and not open_cases:  # nothing to assign: check the name all the same
+        user = s.scalar(sa.select(User).where(User.username == assignee))
+        if user is None or not user.active or user.role == "viewer":
+            raise CaseInputError(
+                "assignee", f"expected an active reviewer or admin, found {assignee!r}"
+            )
+    actor.assignee_id = user_id
+    actor.updated_at = utcnow()
+    s.flush()
+    return {"actor_id": actor_id, "assignee": assignee, "assigned_by": who.username,
+            "cases": len(open_cases)}  # fmt: skip

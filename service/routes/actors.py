@@ -22,12 +22,20 @@ from service.cases.actors import (
     ActorFilter,
     actor_detail,
     actor_queue,
+    assign_actor,
     record_actor_verdict,
 )
 from service.cases.models import ACTOR_KINDS, CASE_STATUSES
 from service.cases.queue import CaseError
 from service.deps import CasesDep, Reader, Writer, case_error, client_ip
-from service.review_schemas import ActorOut, ActorPageOut, ActorVerdictIn, ActorVerdictOut
+from service.review_schemas import (
+    ActorAssignmentOut,
+    ActorOut,
+    ActorPageOut,
+    ActorVerdictIn,
+    ActorVerdictOut,
+    AssignIn,
+)
 from service.routes.cases import _READ_ERRORS, _WRITE_ERRORS, _blank_is_none
 from service.schemas import ErrorOut
 
@@ -118,6 +126,26 @@ def add_actor_verdict(
             raise case_error(exc, "body") from exc
         audit.record(s, who, "actor_verdict", detail=actor_audit(done), ip=client_ip(request))
     return asdict(done)
+
+
+@router.post(
+    "/{actor_id}/assignment",
+    response_model=ActorAssignmentOut,
+    summary="Assign an actor case (and its open dossiers) to a reviewer or admin, or unassign",
+    responses={**_WRITE_ERRORS, 404: {"model": ErrorOut, "description": "no such actor case"}},
+)
+def set_actor_assignment(
+    who: Writer, actor_id: ActorId, body: AssignIn, request: Request, store: CasesDep
+) -> dict[str, Any]:
+    """Audited once as ``assign``, with the actor and how many dossier cases it carried."""
+    with store.session() as s:
+        try:
+            done = assign_actor(s, actor_id, who, body.assignee)
+        except CaseError as exc:
+            raise case_error(exc, "body") from exc
+        audit.record(s, who, "assign", detail={"actor_id": actor_id, "assignee": body.assignee,
+                                              "cases": done["cases"]}, ip=client_ip(request))  # fmt: skip
+    return done
 
 
 def actor_audit(done: Any) -> dict[str, Any]:

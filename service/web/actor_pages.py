@@ -22,6 +22,7 @@ from service.cases.actors import (
     ActorFilter,
     actor_detail,
     actor_queue,
+    assign_actor,
     record_actor_verdict,
 )
 from service.cases.models import ACTOR_KINDS, CASE_STATUSES, DECISION_TYPES, Case
@@ -30,6 +31,8 @@ from service.cases.security import csrf_ok
 from service.deps import client_ip, get_cases
 from service.routes.actors import actor_audit
 from service.web._render import (
+    assignees,
+    bad_input,
     case_number,
     csrf_refused,
     embed_json,
@@ -134,6 +137,7 @@ def _actor_page(
             "decisions": DECISION_TYPES,
             "decision_types_json": embed_json(DECISION_TYPES),
             "exception_choices": EXCEPTION_CHOICES,
+            "people": assignees(s),
             "unit_facts": unit_facts(request, s),
             "notice": notice,
             "error": error,
@@ -233,3 +237,34 @@ def actor_verdict(
             return _actor_page(request, s, who, number, error=exc, form=form, status=422)
     counts = query({"applied": done.applied, "exceptions": done.exceptions})
     return redirect(f"/actors/{number}?{counts}#verdict")
+
+
+@router.post("/actors/{actor_id}/assign")
+def actor_assignment(
+    actor_id: str,
+    request: Request,
+    assignee: Annotated[str, Form(max_length=64)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Give the actor case and its open dossiers to a reviewer or admin, or take them back."""
+    number = case_number(actor_id)
+    who = None
+    try:
+        with get_cases(request).session() as s:
+            who = user_of(request, s)
+            if who is None:
+                return login_redirect(request, back=f"/actors/{actor_id}")
+            if not csrf_ok(who, csrf_token):
+                return csrf_refused(request, who)
+            if not who.may("write"):
+                return forbidden(request, who)
+            if number is None:
+                return _not_found(request, who, actor_id)
+            done = assign_actor(s, number, who, assignee or None)
+            audit.record(s, who, "assign", detail={"actor_id": number, "assignee": assignee or None,
+                                                  "cases": done["cases"]}, ip=client_ip(request))  # fmt: skip
+    except CaseNotFound:
+        return _not_found(request, who, actor_id)
+    except CaseInputError as exc:
+        return bad_input(request, who, exc, back=f"/actors/{number}")
+    return redirect(f"/actors/{number}#assignment")

@@ -111,6 +111,11 @@ _UI: dict[str, tuple[str, str]] = {
     "graph_actor": ("Đối tượng", "The actor"),
     "in_actor_case": ("Thuộc vụ việc theo đối tượng", "Part of the actor case"),
     "n_dossiers": ("{n} hồ sơ", "{n} dossiers"),
+    "actor_assign_intro": (
+        "Giao vụ việc cho một cán bộ kiểm tra; các hồ sơ chưa kết luận của đối tượng được giao "
+        "cùng.",
+        "Give the case to a reviewer; the actor's dossiers without a verdict go with it.",
+    ),
     "actor_single_note": (
         "Hồ sơ này không chung đối tượng với hồ sơ bị gắn cờ nào khác: vụ việc chỉ có một hồ sơ.",
         "This dossier shares no actor with another flagged dossier: the case holds it alone.",
@@ -674,6 +679,7 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "actor_id": ("mã vụ việc theo đối tượng", "actor case"),
         "applied": ("số hồ sơ theo kết luận chung", "dossiers given the actor's decision"),
         "exceptions": ("số hồ sơ ngoại lệ", "exceptions"),
+        "cases": ("số vụ việc hồ sơ", "dossier cases"),
         "verdict_ids": ("mã các kết luận", "verdict ids"),
         "actors": ("vụ việc theo đối tượng", "actor cases"),
         # the queue's filters, as an export records them

@@ -166,3 +166,28 @@ def test_the_actor_page_refuses_a_viewer_and_a_forged_form(
     with store.session() as s:
         assert s.scalar(sa.select(Case.status).where(Case.id == 3)) == "legitimate"
         assert s.scalar(sa.select(Case.status).where(Case.id == 1)) == "misuse"
+
+
+def test_an_actor_case_is_assigned_with_its_open_dossiers(wb: TestClient, store: CaseStore) -> None:
+    a = device_id(store)
+    h = headers(wb, store, "viewer")
+    assert (
+        wb.post(f"/v1/actors/{a}/assignment", json={"assignee": "ravi"}, headers=h).status_code
+        == 403
+    )
+    h = headers(wb, store, "reviewer")
+    r = wb.post(f"/v1/actors/{a}/assignment", json={"assignee": "ravi"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert (r.json()["assignee"], r.json()["cases"]) == ("ravi", 2)  # D-005 has a verdict
+    assert wb.get(f"/v1/actors/{a}").json()["assignee"] == "ravi"
+    assert [i["id"] for i in wb.get("/v1/cases?assignee=ravi").json()["items"]] == [1, 3]
+    bad = wb.post(f"/v1/actors/{a}/assignment", json={"assignee": "vera"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "assignee"]
+    # the page's form takes it back, audited once with the count
+    page = wb.post(f"/actors/{a}/assign", data={"assignee": "", "csrf_token": h["X-CSRF-Token"]},
+                   follow_redirects=False)  # fmt: skip
+    assert page.status_code == 303
+    assert wb.get(f"/v1/actors/{a}").json()["assignee"] is None
+    with store.session() as s:
+        entries = list(s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "assign")))
+    assert [(e.detail["assignee"], e.detail["cases"]) for e in entries] == [("ravi", 2), (None, 2)]
