@@ -139,8 +139,9 @@ def refresh_actors(s: Session, actor_ids: Iterable[int]) -> None:
             done = set(g["status"])
             a.status = next((st for st in _SEVERITY if st in done), "legitimate")
         a.updated_at = now
+    kept = set(f["actor_id"].astype(int))
     for actor_id, a in actors.items():
-        if actor_id not in set(f["actor_id"].astype(int)):
+        if actor_id not in kept:  # no dossier left
             s.delete(a)
 
 
