@@ -196,6 +196,26 @@ def _exceptions(ticked: list[str], choices: list[str]) -> dict[int, tuple[str, s
     return out
 
 
+def _may_write(
+    request: Request, s: Any, actor_id: str, number: int | None, csrf_token: str
+) -> tuple[Any, int] | Response:
+    """Who may write on the actor case and its number, or the page that says why not.
+
+    In this order, as for a dossier case: a login for no session, 403 for a wrong
+    CSRF token or a role that may not write, 404 for a number that cannot exist.
+    """
+    who = user_of(request, s)
+    if who is None:
+        return login_redirect(request, back=f"/actors/{actor_id}")
+    if not csrf_ok(who, csrf_token):
+        return csrf_refused(request, who)
+    if not who.may("write"):
+        return forbidden(request, who)
+    if number is None:
+        return _not_found(request, who, actor_id)
+    return who, number
+
+
 @router.post("/actors/{actor_id}/verdict")
 def actor_verdict(
     actor_id: str,
@@ -213,15 +233,10 @@ def actor_verdict(
     who = None
     try:
         with store.session() as s:
-            who = user_of(request, s)
-            if who is None:
-                return login_redirect(request, back=f"/actors/{actor_id}")
-            if not csrf_ok(who, csrf_token):
-                return csrf_refused(request, who)
-            if not who.may("write"):
-                return forbidden(request, who)
-            if number is None:
-                return _not_found(request, who, actor_id)
+            allowed = _may_write(request, s, actor_id, number, csrf_token)
+            if isinstance(allowed, Response):
+                return allowed
+            who, number = allowed
             exceptions = _exceptions(exception or [], exception_verdict or [])
             done = record_actor_verdict(
                 s, number, who, decision, proxy_type or None, note, exceptions
@@ -251,15 +266,10 @@ def actor_assignment(
     who = None
     try:
         with get_cases(request).session() as s:
-            who = user_of(request, s)
-            if who is None:
-                return login_redirect(request, back=f"/actors/{actor_id}")
-            if not csrf_ok(who, csrf_token):
-                return csrf_refused(request, who)
-            if not who.may("write"):
-                return forbidden(request, who)
-            if number is None:
-                return _not_found(request, who, actor_id)
+            allowed = _may_write(request, s, actor_id, number, csrf_token)
+            if isinstance(allowed, Response):
+                return allowed
+            who, number = allowed
             done = assign_actor(s, number, who, assignee or None)
             audit.record(s, who, "assign", detail={"actor_id": number, "assignee": assignee or None,
                                                   "cases": done["cases"]}, ip=client_ip(request))  # fmt: skip
