@@ -34,6 +34,7 @@ from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feed_round
 from service.engine import Engine
 from service.fastpath import FastScore
+from service.routes import actors as actor_routes
 from service.routes import admin, audit, health, score, session, units
 from service.routes import cases as case_routes
 from service.schemas import DossierIn, ErrorOut
@@ -305,6 +306,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(case_routes.router)
+    app.include_router(actor_routes.router)
     app.include_router(units.router)
     app.include_router(audit.router)
     app.include_router(pages.router)

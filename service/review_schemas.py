@@ -113,6 +113,16 @@ class AssignmentOut(BaseModel):
     created_at: str = Field(description=_LOCAL_TIME)
 
 
+class ActorRefOut(BaseModel):
+    """The actor case a dossier case is reviewed in (see ``/v1/actors/{id}``)."""
+
+    id: int
+    kind: Literal["account", "device", "phone", "payment_token", "officer", "unit_month", "dossier"]
+    label: str = Field(description="the actor's value, masked")
+    n_dossiers: int = Field(ge=0)
+    status: Status
+
+
 class CaseOut(BaseModel):
     """One case: what the scorer said, the dossier (masked), the evidence, the team's work."""
 
@@ -132,6 +142,9 @@ class CaseOut(BaseModel):
     model_version: str
     chosen_by: ChosenBy = Field(description=_CHOSEN_BY)
     propensity: float = Field(gt=0, le=1, description="the chance the case had of being chosen")
+    actor: ActorRefOut | None = Field(
+        default=None, description="its actor case; null for an exploration case"
+    )
     reasons: list[Reason]
     data_gaps: list[str]
     probabilities: dict[str, float]
@@ -163,6 +176,126 @@ class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     assignee: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+# ----------------------------------------------------------------- cases by actor
+ActorKind = Literal[
+    "account", "device", "phone", "payment_token", "officer", "unit_month", "dossier"
+]
+_KIND = (
+    "who the case is about: account, device, phone, payment_token, officer, unit_month "
+    "(a unit in a month), or dossier (a flagged dossier no actor explains)"
+)
+
+
+class ActorItemOut(BaseModel):
+    """One actor case in the actor queue (no personal value: the label is masked)."""
+
+    id: int
+    key: str = Field(description="<kind>:<pseudonym>, unit_month:<unit>:<YYYY-MM> or dossier:<id>")
+    kind: ActorKind = Field(description=_KIND)
+    label: str = Field(description="the actor's value, masked (a unit and month, a dossier id)")
+    unit_id: str = Field(description="the unit most of its dossiers went to")
+    n_dossiers: int = Field(ge=0)
+    n_owners: int = Field(ge=0, description="distinct owners of its dossiers")
+    n_months: int = Field(ge=0)
+    n_units: int = Field(ge=0)
+    n_open: int = Field(ge=0, description="dossiers without a verdict")
+    expected_misuse: float = Field(ge=0, description="sum of the open dossiers' misuse probability")
+    uncertainty: float = Field(ge=0, description="sum of p(1-p) over the open dossiers")
+    priority: float = Field(
+        ge=0, description="expected_misuse + 0.25 uncertainty: the queue's order, highest first"
+    )
+    max_risk: float = Field(ge=0, le=1)
+    main_type: str = Field(description="the most frequent predicted type of its dossiers")
+    status: Status = Field(description="open while a dossier has no verdict")
+    verdict_type: str | None = None
+    assignee: str | None = None
+
+
+class ActorPageOut(BaseModel):
+    """One page of actor cases, highest priority first."""
+
+    total: int = Field(ge=0)
+    page: int = Field(ge=1)
+    per_page: int = Field(ge=1, le=200)
+    items: list[ActorItemOut]
+
+
+class ActorDossierOut(BaseModel):
+    """One dossier of an actor case: why it was flagged, where it stands, its own case."""
+
+    case_id: int
+    dossier_id: str
+    unit_id: str
+    month: str
+    submitted_at: str | None = Field(default=None, description=_LOCAL_TIME)
+    channel: str
+    procedure_code: str
+    risk_score: float = Field(ge=0, le=1)
+    p_misuse: float = Field(ge=0, le=1)
+    proxy_type: str
+    status: Status
+    verdict_type: str | None = None
+    source: Literal["batch", "api"]
+    reasons: list[Reason]
+    data_gaps: list[str]
+    probabilities: dict[str, float]
+
+
+class ActorOut(ActorItemOut):
+    """One actor case: the actor, its dossiers (riskiest first) and its evidence graph."""
+
+    months: list[str]
+    units: list[str]
+    dossiers: list[ActorDossierOut]
+    graph: dict[str, Any] | None = Field(
+        default=None,
+        description="union of the evidence graphs of its riskiest dossiers, pseudonymised",
+    )
+    graph_dossiers: int = Field(ge=0, description="how many dossiers' graphs the graph unites")
+
+
+class ActorExceptionIn(BaseModel):
+    """A dossier of the actor that gets its own decision instead of the actor's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: int = Field(ge=1, le=2**63 - 1)
+    decision: Decision
+    proxy_type: str | None = Field(default=None, max_length=32)
+
+
+class ActorVerdictIn(VerdictIn):
+    """A decision on an actor: applied to each of its open dossiers, exceptions apart."""
+
+    exceptions: list[ActorExceptionIn] = Field(default_factory=list, max_length=5000)
+
+
+class ActorVerdictItemOut(VerdictOut):
+    """A verdict recorded on one dossier case of the actor."""
+
+    case_id: int
+
+
+class ActorVerdictOut(BaseModel):
+    """What one actor verdict recorded: one verdict per dossier case."""
+
+    actor_id: int
+    decision: Decision
+    proxy_type: str | None = None
+    applied: int = Field(ge=0, description="open dossiers given the actor's decision")
+    exceptions: int = Field(ge=0, description="dossiers given their own decision")
+    verdicts: list[ActorVerdictItemOut]
+
+
+class ActorAssignmentOut(BaseModel):
+    """An actor case given to a reviewer (``assignee`` null: taken back), with its open dossiers."""
+
+    actor_id: int
+    assignee: str | None = None
+    assigned_by: str
+    cases: int = Field(ge=0, description="open dossier cases assigned with it")
 
 
 # ----------------------------------------------------------------- units

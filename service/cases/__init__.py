@@ -2,6 +2,8 @@
 
 - :mod:`service.cases.db`: the store (SQLite or PostgreSQL, migrated on opening);
 - :mod:`service.cases.queue`: the queue, one case, verdicts, assignments, the dashboard;
+- :mod:`service.cases.actors`: cases by actor (an account, device, officer, unit-month...),
+  their queue, one actor, one verdict on all its dossiers;
 - :mod:`service.cases.load`: a batch run's flags into cases (``detector score --to-db``);
 - :mod:`service.cases.feeder`: the scoring API's flags into cases;
 - :mod:`service.cases.labels`: verdicts as training labels (``train --labels-from-db``);

@@ -26,6 +26,8 @@ ACTIONS: tuple[str, ...] = (
     "case_view",
     "reveal",
     "verdict",
+    "actor_view",
+    "actor_verdict",
     "assign",
     "export",
     "dashboard_view",

@@ -6,7 +6,9 @@ turns every flagged answer into a case and moves its mark forward in the same
 transaction. A case is unique by dossier: a dossier that already has a case
 (from the batch or an earlier run) is left alone, so running twice, or after
 a crash between two steps, creates nothing twice and never overwrites a batch
-case. A later ``detector score --to-db`` over the data folder refreshes an
+case. A new case joins the open actor case (account, device, officer, ...)
+its dossier shares, as :func:`detector.actors.candidate_keys` finds it. A
+later ``detector score --to-db`` over the data folder refreshes an
 open API case with the full evidence subgraph.
 
 The evidence of an API case is a star: the dossier and its own fields (owner,
@@ -34,6 +36,7 @@ from features.contract import LOCAL_TZ
 from features.ids import owner_id_kind
 from service.cases._evidence import suspicious_edges
 from service.cases._private import evidence_pseudonymiser, to_utc
+from service.cases.actors import join_actor
 from service.cases.db import CaseStore
 from service.cases.models import Case, utcnow
 from service.log import ScoringLog, scoring_log
@@ -174,6 +177,9 @@ def cases_from_api(
 ) -> int:
     """Create a case for each flagged entry whose dossier has none yet; the count created.
 
+    Each new case joins the open actor case of its first matching key
+    (:func:`service.cases.actors.join_actor`), or opens one of its own.
+
     Parameters
     ----------
     s
@@ -195,6 +201,9 @@ def cases_from_api(
             rows[dossier_id] = case_from_answer(dossier, answer, version, pseudonymise)
     if rows:
         s.execute(sa.insert(Case), list(rows.values()))
+        new = s.scalars(sa.select(Case).where(Case.dossier_id.in_(list(rows))).order_by(Case.id))
+        for case in new:  # in log order: an actor one of them opens is there for the next
+            join_actor(s, case, pseudonymise)
     return len(rows)
 
 

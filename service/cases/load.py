@@ -8,9 +8,14 @@ links the reasons point at marked suspicious and every personal value
 pseudonymised. It also loads the unit × month and officer × month figures of
 :func:`detector.batch.unit_report` for the dashboard.
 
+Flagged cases are then grouped into actor cases (:mod:`service.cases.actors`):
+the account, device, phone, payment token, officer or unit x month that
+explains them, or a case of one dossier.
+
 Loading again is safe: a case is keyed by its dossier; an open case gets the
-new score, reasons and evidence; a reviewed case (one with a verdict) keeps
-what its reviewer saw; verdicts and assignments are never touched.
+new score, reasons, evidence and actor; a reviewed case (one with a verdict)
+keeps what its reviewer saw, its actor included; verdicts and assignments are
+never touched.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from detector.actors import actor_cases
 from detector.artifacts import load
 from detector.batch import unit_report
 from detector.explore import EXPLORE_SHARE, exploration_count, explore, interleave
@@ -40,6 +46,7 @@ from features.errors import UsageError
 from service.cases import audit
 from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
 from service.cases._private import evidence_pseudonymiser, json_safe, to_utc
+from service.cases.actors import place_in_actors
 from service.cases.db import CaseStore
 from service.cases.models import Case, OfficerMonth, UnitMonth, utcnow
 
@@ -76,6 +83,7 @@ class LoadSummary:
     created: int = 0
     refreshed: int = 0
     kept_reviewed: int = 0
+    actors: int = 0
     unit_months: int = 0
     officer_months: int = 0
     seconds: float = 0.0
@@ -314,6 +322,23 @@ def _report_rows(
     )
 
 
+def _group_by_actor(
+    store: CaseStore, ds: Dataset, queued: pd.DataFrame, pseudonymise: Callable[[str], str]
+) -> int:
+    """Group the flagged cases around their actors (:func:`detector.actors.actor_cases`).
+
+    Exploration cases stay cases of their own, with no actor: they were drawn
+    one by one to teach the model. Returns the number of actor cases.
+    """
+    flagged = queued[queued["chosen_by"] == "queue"].reset_index(drop=True)
+    if flagged.empty:
+        return 0
+    grouping = actor_cases(flagged, ds.tables["dossiers"], pseudonymise,
+                           chosen=np.ones(len(flagged), bool))  # fmt: skip
+    with store.session() as s:
+        return int(place_in_actors(s, grouping)["actors"])
+
+
 def load_batch(
     store: CaseStore,
     ds: Dataset,
@@ -418,6 +443,8 @@ def load_batch(
         with store.session() as s:
             _write_cases(s, rows, summary)
         _say(progress, f"cases {min(start + CHUNK, len(queued)):,}/{len(queued):,}")
+    _say(progress, "cases by actor")
+    summary.actors = _group_by_actor(store, ds, queued, pseudonymise)
     _say(progress, "unit and officer months")
     unit_rows, officer_rows = _report_rows(ds, scored)
     summary.unit_months, summary.officer_months = len(unit_rows), len(officer_rows)

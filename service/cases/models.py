@@ -30,6 +30,10 @@ DECISION_TYPES: dict[str, tuple[str, ...]] = {
     "legitimate": ("self", "family", "authorized", "assisted"),
     "needs_info": (),
 }
+#: who an actor case is about (detector.actors.ACTOR_KINDS; ``dossier``: a case of one dossier)
+ACTOR_KINDS: tuple[str, ...] = (
+    "account", "device", "phone", "payment_token", "officer", "unit_month", "dossier",
+)  # fmt: skip
 #: where a case came from
 CASE_SOURCES: tuple[str, ...] = ("batch", "api")
 #: why a case is in the queue: flagged (its risk put it there), or drawn to teach the model
@@ -117,6 +121,8 @@ class Case(Base):
     #: the queue's order, highest first then id: the risk, or for an exploration case the
     #: risk of the flagged case it follows (detector.explore.interleave)
     priority: Mapped[float] = mapped_column(default=_risk_as_priority)
+    #: the actor case this dossier is reviewed in (0005); None for an exploration case
+    actor_id: Mapped[int | None] = mapped_column(sa.Integer, default=None, index=True)
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CASE_STATUSES!r}", name="ck_cases_status"),
@@ -148,6 +154,55 @@ class Case(Base):
         ),
         sa.Index("ix_cases_submitted", "submitted_at"),
         sa.Index("ix_cases_updated", "updated_at"),
+    )
+
+
+class Actor(Base):
+    """A case around an actor (account, device, phone, payment token, officer, unit x month),
+    or around one dossier that fits none; its dossiers' cases point here (``cases.actor_id``).
+
+    ``key`` is :func:`detector.actors.actor_cases`' case key (pseudonymised, the
+    evidence graphs' node name); ``label`` the actor's value masked. The
+    aggregates are recomputed from the dossier cases whenever one joins, leaves
+    or gets a verdict (:func:`service.cases.actors.refresh_actors`).
+    """
+
+    __tablename__ = "actors"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    label: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: the unit most of its dossiers went to
+    unit_id: Mapped[str] = mapped_column(sa.String(64), default="")
+    n_dossiers: Mapped[int] = mapped_column(default=0)
+    n_owners: Mapped[int] = mapped_column(default=0)
+    n_months: Mapped[int] = mapped_column(default=0)
+    n_units: Mapped[int] = mapped_column(default=0)
+    #: dossiers without a verdict, the sum of their misuse probabilities and of p(1-p)
+    n_open: Mapped[int] = mapped_column(default=0)
+    expected_misuse: Mapped[float] = mapped_column(default=0.0)
+    uncertainty: Mapped[float] = mapped_column(default=0.0)
+    #: detector.actors.rank_cases' priority (0 once every dossier has a verdict)
+    priority: Mapped[float] = mapped_column(default=0.0)
+    max_risk: Mapped[float] = mapped_column(default=0.0)
+    main_type: Mapped[str] = mapped_column(sa.String(32), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    verdict_type: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    assignee_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {CASE_STATUSES!r}", name="ck_actors_status"),
+        sa.CheckConstraint(f"kind IN {ACTOR_KINDS!r}", name="ck_actors_kind"),
+        sa.Index("ix_actors_status_priority", "status", sa.text("priority DESC"), "id"),
+        sa.Index("ix_actors_priority", sa.text("priority DESC"), "id"),
+        sa.Index("ix_actors_kind", "kind"),
     )
 
 

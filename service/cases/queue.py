@@ -35,7 +35,7 @@ from service.cases._private import (
     viewer_graph,
 )
 from service.cases.dashboard import unit_dashboard, units
-from service.cases.models import CASE_STATUSES, Assignment, Case, User, Verdict
+from service.cases.models import CASE_STATUSES, Actor, Assignment, Case, User, Verdict
 from service.cases.review import assign, record_verdict, verdict_dict
 
 __all__ = [
@@ -389,6 +389,7 @@ def case_detail(
     evidence["related"] = related
     if viewer:
         evidence["graph"] = viewer_graph(evidence.get("graph"))
+    actor = s.get(Actor, case.actor_id) if case.actor_id is not None else None
     return {
         "id": case.id,
         "dossier_id": case.dossier_id,
@@ -406,6 +407,15 @@ def case_detail(
         "model_version": case.model_version,
         "chosen_by": case.chosen_by,
         "propensity": float(case.propensity),
+        "actor": None
+        if actor is None
+        else {
+            "id": actor.id,
+            "kind": actor.kind,
+            "label": actor.label,
+            "n_dossiers": actor.n_dossiers,
+            "status": actor.status,
+        },
         "reasons": list(case.reasons or []),
         "data_gaps": list(case.data_gaps or []),
         "probabilities": dict(case.probabilities or {}),

@@ -15,7 +15,7 @@ from service.cases._private import CaseForbidden, CaseInputError, get_case, iso
 from service.cases.models import DECISION_TYPES, Assignment, User, Verdict, utcnow
 from service.cases.security import Who
 
-__all__ = ["MAX_NOTE", "assign", "record_verdict", "verdict_dict"]
+__all__ = ["MAX_NOTE", "assign", "check_verdict", "record_verdict", "verdict_dict"]
 
 MAX_NOTE = 2000
 
@@ -33,6 +33,37 @@ def verdict_dict(v: Verdict, username: str) -> dict[str, Any]:
     }
 
 
+def check_verdict(decision: str, proxy_type: str | None, note: str = "") -> str | None:
+    """The verdict's type (None for none) once the decision, type and note are usable.
+
+    Raises
+    ------
+    CaseInputError
+        An unknown decision, a type the decision does not admit, a note over
+        :data:`MAX_NOTE` characters.
+    """
+    if decision not in DECISION_TYPES:
+        raise CaseInputError(
+            "decision", f"expected one of {', '.join(DECISION_TYPES)}, found {decision!r}"
+        )
+    admitted = DECISION_TYPES[decision]
+    proxy_type = proxy_type or None
+    if admitted and proxy_type not in admitted:
+        raise CaseInputError(
+            "proxy_type",
+            f"a {decision} verdict expects one of {', '.join(admitted)}, found {proxy_type!r}",
+        )
+    if not admitted and proxy_type is not None:
+        raise CaseInputError(
+            "proxy_type", f"a {decision} verdict expects no type, found {proxy_type!r}"
+        )
+    if len(note or "") > MAX_NOTE:
+        raise CaseInputError(
+            "note", f"expected at most {MAX_NOTE} characters, found {len(note or '')}"
+        )
+    return proxy_type
+
+
 def record_verdict(
     s: Session,
     case_id: int,
@@ -40,8 +71,13 @@ def record_verdict(
     decision: str,
     proxy_type: str | None,
     note: str = "",
+    *,
+    refresh_actor: bool = True,
 ) -> dict[str, Any]:
     """Record a verdict; the case's status and verdict type become the verdict's.
+
+    The case's actor case is refreshed (its open dossiers and priority) unless
+    ``refresh_actor`` is false (an actor verdict refreshes it once at the end).
 
     ``misuse`` takes ``identity_misuse`` or ``officer_proxy``; ``legitimate``
     takes ``self``, ``family``, ``authorized`` or ``assisted``; ``needs_info``
@@ -66,24 +102,8 @@ def record_verdict(
     """
     if not who.may("write"):
         raise CaseForbidden(f"role {who.role!r} may not record verdicts")
-    if decision not in DECISION_TYPES:
-        raise CaseInputError(
-            "decision", f"expected one of {', '.join(DECISION_TYPES)}, found {decision!r}"
-        )
-    admitted = DECISION_TYPES[decision]
-    proxy_type = proxy_type or None
-    if admitted and proxy_type not in admitted:
-        raise CaseInputError(
-            "proxy_type",
-            f"a {decision} verdict expects one of {', '.join(admitted)}, found {proxy_type!r}",
-        )
-    if not admitted and proxy_type is not None:
-        raise CaseInputError(
-            "proxy_type", f"a {decision} verdict expects no type, found {proxy_type!r}"
-        )
+    proxy_type = check_verdict(decision, proxy_type, note)
     note = note or ""
-    if len(note) > MAX_NOTE:
-        raise CaseInputError("note", f"expected at most {MAX_NOTE} characters, found {len(note)}")
     case = get_case(s, case_id)
     verdict = Verdict(
         case_id=case.id, user_id=who.id, decision=decision, proxy_type=proxy_type, note=note
@@ -93,6 +113,10 @@ def record_verdict(
     case.verdict_type = proxy_type
     case.updated_at = utcnow()
     s.flush()
+    if refresh_actor and case.actor_id is not None:
+        from service.cases.actors import refresh_actors  # actors builds on this module
+
+        refresh_actors(s, [case.actor_id])
     return verdict_dict(verdict, who.username)
 
 

@@ -30,6 +30,96 @@ _UI: dict[str, tuple[str, str]] = {
     "nav_queue": ("Hàng đợi hồ sơ", "Case queue"),
     "nav_units": ("Đơn vị", "Units"),
     "nav_audit": ("Nhật ký truy cập", "Audit log"),
+    "nav_actors": ("Hàng đợi theo đối tượng", "Cases by actor"),
+    # cases by actor: the actor queue
+    "actors_title": ("Vụ việc theo đối tượng", "Cases by actor"),
+    "actors_intro": (
+        "Mỗi vụ việc gom các hồ sơ bị gắn cờ quanh một đối tượng (tài khoản, thiết bị, số điện "
+        "thoại, phương tiện thanh toán, cán bộ tiếp nhận, hoặc một đơn vị trong một tháng), để "
+        "kết luận một lần cho cả đối tượng. Xếp theo số hồ sơ vi phạm dự kiến tìm được trong "
+        "một lần kiểm tra.",
+        "Each case gathers the flagged dossiers around one actor (an account, a device, a phone, "
+        "a payment token, a receiving officer, or a unit in a month), so that one verdict covers "
+        "the actor. Ranked by the misuse one review is expected to find.",
+    ),
+    "actors_count": ("{total} vụ việc", "{total} cases"),
+    "filter_kind": ("Loại đối tượng", "Actor kind"),
+    "col_actor": ("Đối tượng", "Actor"),
+    "col_dossiers": ("Hồ sơ (chưa kết luận / tổng)", "Dossiers (open / all)"),
+    "col_owners": ("Chủ hồ sơ khác nhau", "Distinct owners"),
+    "col_main_type": ("Loại chủ yếu", "Main type"),
+    "col_expected": ("Vi phạm dự kiến", "Expected misuse"),
+    "col_max_score": ("Điểm cao nhất", "Highest score"),
+    "expected_hint": (
+        "Tổng xác suất vi phạm của các hồ sơ chưa kết luận: số hồ sơ vi phạm dự kiến tìm được "
+        "khi kiểm tra vụ việc này.",
+        "The sum of the open dossiers' misuse probabilities: the misuse a review of this case "
+        "is expected to find.",
+    ),
+    "no_actors": ("Không có vụ việc nào khớp bộ lọc.", "No case matches the filters."),
+    "actor_title": ("Vụ việc theo đối tượng #{id}", "Actor case #{id}"),
+    "back_to_actors": ("Quay lại hàng đợi theo đối tượng", "Back to the cases by actor"),
+    # the actor page
+    "actor_who": ("Đối tượng là ai", "Who the actor is"),
+    "actor_what": ("Đối tượng đã làm gì", "What the actor did"),
+    "actor_pseudonym": ("Bí danh cố định", "Fixed pseudonym"),
+    "actor_masked_note": (
+        "Giá trị được che một phần để bảo vệ dữ liệu cá nhân (Nghị định 13/2023). Bí danh không "
+        "đổi giữa các lần nạp, để so sánh đối tượng giữa các vụ việc; trong sơ đồ bằng chứng, "
+        "đối tượng là nút lớn ghi “Đối tượng”.",
+        "The value is partly masked to protect personal data (Decree 13/2023). The pseudonym "
+        "stays the same from load to load, to compare actors across cases; in the evidence "
+        "graph the actor is the large node marked “The actor”.",
+    ),
+    "actor_unit_month": ("{unit}, tháng {month}", "{unit}, {month}"),
+    "fact_dossiers": ("Số hồ sơ bị gắn cờ", "Flagged dossiers"),
+    "fact_open": ("Chưa kết luận", "Without a verdict"),
+    "fact_owners": ("Chủ hồ sơ khác nhau", "Distinct owners"),
+    "fact_months": ("Số tháng", "Months"),
+    "fact_units": ("Số đơn vị", "Units"),
+    "fact_main_type": ("Loại dự đoán chủ yếu", "Main predicted type"),
+    "fact_expected": ("Vi phạm dự kiến", "Expected misuse"),
+    "fact_period": ("Thời gian", "Period"),
+    "fact_max_score": ("Điểm rủi ro cao nhất", "Highest risk score"),
+    "actor_dossiers": ("Các hồ sơ và lý do gắn cờ", "The dossiers and why each was flagged"),
+    "actor_dossiers_intro": (
+        "Mỗi dòng là một hồ sơ của đối tượng, xếp theo điểm rủi ro; bấm mã vụ việc để xem chi "
+        "tiết. Đánh dấu “Ngoại lệ” cho hồ sơ cần kết luận khác với kết luận chung.",
+        "Each row is one of the actor's dossiers, riskiest first; click the case number for its "
+        "details. Tick “Exception” for a dossier that needs a decision of its own.",
+    ),
+    "col_exception": ("Ngoại lệ", "Exception"),
+    "exception_choice": ("Kết luận riêng", "Its own decision"),
+    "exception_label": ("Hồ sơ {dossier} là ngoại lệ", "Dossier {dossier} is an exception"),
+    "actor_verdict_title": ("Kết luận cho cả đối tượng", "Verdict on the actor"),
+    "actor_verdict_intro": (
+        "Kết luận được ghi cho từng hồ sơ chưa kết luận của đối tượng ({n} hồ sơ); hồ sơ đánh "
+        "dấu ngoại lệ nhận kết luận riêng. Mỗi hồ sơ trở thành một nhãn để huấn luyện mô hình.",
+        "The verdict is recorded on each of the actor's dossiers without one ({n}); dossiers "
+        "ticked as exceptions get their own. Each dossier becomes one training label.",
+    ),
+    "actor_verdict_saved": (
+        "Đã lưu kết luận: {applied} hồ sơ theo kết luận chung, {exceptions} hồ sơ ngoại lệ.",
+        "Verdict saved: {applied} dossiers with the actor's decision, {exceptions} exceptions.",
+    ),
+    "actor_graph_help": (
+        "Sơ đồ gộp bằng chứng của {n} hồ sơ có điểm cao nhất; nút lớn ở giữa là đối tượng. "
+        "Bấm vào một hồ sơ để mở vụ việc của nó.",
+        "The evidence of the {n} riskiest dossiers, united; the large node in the middle is the "
+        "actor. Click a dossier to open its case.",
+    ),
+    "graph_actor": ("Đối tượng", "The actor"),
+    "in_actor_case": ("Thuộc vụ việc theo đối tượng", "Part of the actor case"),
+    "n_dossiers": ("{n} hồ sơ", "{n} dossiers"),
+    "actor_assign_intro": (
+        "Giao vụ việc cho một cán bộ kiểm tra; các hồ sơ chưa kết luận của đối tượng được giao "
+        "cùng.",
+        "Give the case to a reviewer; the actor's dossiers without a verdict go with it.",
+    ),
+    "actor_single_note": (
+        "Hồ sơ này không chung đối tượng với hồ sơ bị gắn cờ nào khác: vụ việc chỉ có một hồ sơ.",
+        "This dossier shares no actor with another flagged dossier: the case holds it alone.",
+    ),
     "logout": ("Đăng xuất", "Log out"),
     "lang_switch": ("Ngôn ngữ", "Language"),
     "skip_to_content": ("Chuyển đến nội dung chính", "Skip to main content"),
@@ -326,6 +416,56 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "reviewer": ("Cán bộ kiểm tra", "Reviewer"),
         "admin": ("Quản trị viên", "Administrator"),
     },
+    "actor_kind": {
+        "account": ("Tài khoản nộp hồ sơ", "Filing account"),
+        "device": ("Thiết bị nộp hồ sơ", "Filing device"),
+        "phone": ("Số điện thoại liên hệ", "Contact phone"),
+        "payment_token": ("Phương tiện thanh toán", "Payment token"),
+        "officer": ("Cán bộ tiếp nhận", "Receiving officer"),
+        "unit_month": ("Đơn vị trong một tháng", "Unit in a month"),
+        "dossier": ("Hồ sơ riêng lẻ", "Single dossier"),
+    },
+    #: what an actor of each kind did, in a sentence ({n} dossiers, {owners} distinct owners)
+    "actor_did": {
+        "account": (
+            "Một tài khoản trên cổng dịch vụ công đã được dùng để nộp {n} hồ sơ bị gắn cờ cho "
+            "{owners} chủ hồ sơ khác nhau.",
+            "One portal account filed {n} flagged dossiers for {owners} distinct owners.",
+        ),
+        "device": (
+            "Một thiết bị đã được dùng để nộp {n} hồ sơ bị gắn cờ cho {owners} chủ hồ sơ khác "
+            "nhau.",
+            "One device filed {n} flagged dossiers for {owners} distinct owners.",
+        ),
+        "phone": (
+            "Một số điện thoại liên hệ được ghi trên {n} hồ sơ bị gắn cờ của {owners} chủ hồ sơ "
+            "khác nhau.",
+            "One contact phone is on {n} flagged dossiers of {owners} distinct owners.",
+        ),
+        "payment_token": (
+            "Một phương tiện thanh toán đã trả phí cho {n} hồ sơ bị gắn cờ của {owners} chủ hồ "
+            "sơ khác nhau.",
+            "One payment token paid for {n} flagged dossiers of {owners} distinct owners.",
+        ),
+        "officer": (
+            "Một cán bộ đã tiếp nhận {n} hồ sơ nghi do cán bộ nộp thay, của {owners} chủ hồ sơ "
+            "khác nhau.",
+            "One officer accepted {n} dossiers suspected of officer proxy, of {owners} distinct "
+            "owners.",
+        ),
+        "unit_month": (
+            "Trong tháng này, đơn vị có {n} hồ sơ nghi do cán bộ nộp thay (không rõ cán bộ nào), "
+            "của {owners} chủ hồ sơ khác nhau.",
+            "This month the unit had {n} dossiers suspected of officer proxy (no one officer), "
+            "of {owners} distinct owners.",
+        ),
+        "dossier": (
+            "Hồ sơ này không chung tài khoản, thiết bị, số điện thoại, phương tiện thanh toán "
+            "hay cán bộ với hồ sơ bị gắn cờ nào khác.",
+            "This dossier shares no account, device, phone, payment token or officer with "
+            "another flagged dossier.",
+        ),
+    },
     "proxy_type": {
         "self": ("Chính chủ tự nộp", "Self"),
         "family": ("Người thân nộp hộ", "Family member"),
@@ -492,6 +632,12 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user": ("người dùng", "user"),
         "role": ("vai trò", "role"),
         "sessions_ended": ("phiên bị đóng", "sessions ended"),
+        "actor_id": ("mã vụ việc theo đối tượng", "actor case"),
+        "applied": ("số hồ sơ theo kết luận chung", "dossiers given the actor's decision"),
+        "exceptions": ("số hồ sơ ngoại lệ", "exceptions"),
+        "cases": ("số vụ việc hồ sơ", "dossier cases"),
+        "verdict_ids": ("mã các kết luận", "verdict ids"),
+        "actors": ("vụ việc theo đối tượng", "actor cases"),
         # the queue's filters, as an export records them
         "unit_id": ("đơn vị", "unit"),
         "month": ("tháng", "month"),
@@ -525,6 +671,8 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "user_enable": ("Mở khóa người dùng", "User enabled"),
         "user_password_reset": ("Đặt lại mật khẩu", "Password reset"),
         "cases_load": ("Nạp vụ việc", "Cases loaded"),
+        "actor_view": ("Xem vụ việc theo đối tượng", "Actor case view"),
+        "actor_verdict": ("Kết luận theo đối tượng", "Actor verdict"),
     },
 }
 

@@ -41,7 +41,7 @@ from service.deps import (
     set_session_cookie,
 )
 from service.routes.session import log_in
-from service.web import case_pages, charts
+from service.web import actor_pages, case_pages, charts
 from service.web._render import (
     LANG_COOKIE,
     STATIC_DIR,
@@ -66,6 +66,7 @@ __all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(include_in_schema=False)
 router.include_router(case_pages.router)
+router.include_router(actor_pages.router)
 
 #: the login form's own CSRF token (no session exists yet): a cookie echoed by a hidden field
 LOGIN_CSRF_COOKIE = "detector_login_csrf"

@@ -86,7 +86,8 @@ def test_refusals_at_the_door_are_documented(api_schema: Any, door: str) -> None
             continue
         if op.path == "/v1/session" and door != "too large":
             continue  # logging in is how a caller without a session gets one
-        params = {"case_id": 1} if "{case_id}" in op.path else None
+        ids = {name: 1 for name in ("case_id", "actor_id") if "{" + name + "}" in op.path}
+        params = ids or None
         case = op.Case(
             headers=headers,
             path_parameters=params,

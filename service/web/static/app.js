@@ -1,4 +1,5 @@
-/* Small helpers of the workbench pages (no library): the verdict form's type list. */
+/* Small helpers of the workbench pages (no library): the verdict form's type list, and an
+ * actor page's exception boxes. */
 (function () {
   "use strict";
 
@@ -29,6 +30,17 @@
     sync();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", verdictTypes);
-  else verdictTypes();
+  /* On an actor's page, choosing a dossier's own decision marks it as an exception. */
+  function exceptionChoices() {
+    Array.prototype.forEach.call(document.querySelectorAll("select.exception-choice"), function (sel) {
+      sel.addEventListener("change", function () {
+        var box = sel.parentNode.querySelector("input[name=exception]");
+        if (box) box.checked = true;
+      });
+    });
+  }
+
+  function ready() { verdictTypes(); exceptionChoices(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();

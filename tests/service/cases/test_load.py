@@ -375,3 +375,36 @@ def test_load_refuses_an_impossible_exploration_share(
 ) -> None:
     with pytest.raises(UsageError, match="explore share must be from 0 to below 1"):
         load(case_store, run, model_dir, explore_share=1.0)
+
+
+def test_a_load_groups_the_flagged_cases_by_actor_and_a_reload_keeps_the_grouping(
+    case_store: CaseStore, run: dict[str, Any], model_dir: Path
+) -> None:
+    from service.cases.models import Actor
+
+    first = load(case_store, run, model_dir, explore_share=0.15, seed=7)
+
+    def grouping() -> tuple[dict[str, int | None], dict[int, tuple[str, int]], dict[str, str]]:
+        with case_store.session() as s:
+            where = {d: a for d, a in s.execute(sa.select(Case.dossier_id, Case.actor_id))}
+            chosen = {d: c for d, c in s.execute(sa.select(Case.dossier_id, Case.chosen_by))}
+            actors = {a.id: (a.key, a.n_dossiers) for a in s.scalars(sa.select(Actor))}
+        return where, actors, chosen
+
+    where, actors, chosen = grouping()
+    assert first.actors == len(actors) > 0
+    # every flagged case is in an actor case; no exploration case is
+    assert all((where[d] is None) == (c == "exploration") for d, c in chosen.items())
+    # an actor's dossier count is its cases', and some actor holds several dossiers
+    sizes: dict[int, int] = {}
+    for a in where.values():
+        if a is not None:
+            sizes[a] = sizes.get(a, 0) + 1
+    assert sizes == {i: n for i, (_, n) in actors.items()}
+    assert max(sizes.values()) > 1 and len(actors) < first.flagged
+    load(case_store, run, model_dir, explore_share=0.0)
+    again, actors_again, _ = grouping()
+    assert {d: a for d, a in again.items() if a is not None} == {
+        d: a for d, a in where.items() if a is not None
+    }
+    assert actors_again == actors

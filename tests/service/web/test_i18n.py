@@ -46,7 +46,11 @@ def test_every_template_key_exists_in_both_languages() -> None:
                 share="s",
                 score="0,5",
                 misuse="m",
-                chance="4,0%",
+                month="10/2025",
+                dossier="H1",
+                applied=1,
+                exceptions=1,
+                chance="1%",
             )
 
 

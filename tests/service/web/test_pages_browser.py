@@ -115,7 +115,7 @@ def test_queue_filters_sorts_and_exports(page: Page, workbench: Workbench, tmp_p
     ]
     assert all(s >= 0.7 for s in scores)
     # sorting by score ascending through the column header
-    page.goto("/cases")
+    page.goto("/cases?sort=-risk_score")  # the default order is the queue's priority
     page.click("th a.sort:has-text('Điểm rủi ro')")  # currently descending: flips to ascending
     expect(page).to_have_url(re.compile(r"sort=risk_score"))
     asc = [float(t.replace(",", ".")) for t in page.locator(".score-num").all_inner_texts()]

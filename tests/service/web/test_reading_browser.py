@@ -137,9 +137,11 @@ def test_vietnamese_pages_show_no_raw_code_or_english_value(
 ) -> None:
     login(page, "binh.reviewer")
     leaks: dict[str, list[str]] = {}
-    for path in ["/cases", "/units", f"/units/{workbench.seeded.officer_unit}"] + [
-        f"/cases/{i}" for i in workbench.seeded.case_ids
-    ]:
+    for path in (
+        ["/cases", "/actors", "/units", f"/units/{workbench.seeded.officer_unit}"]
+        + [f"/cases/{i}" for i in workbench.seeded.case_ids]
+        + [f"/actors/{i}" for i in workbench.seeded.actor_ids]
+    ):
         page.goto(path)
         found = _raw_codes(page.evaluate(_VISIBLE_TEXT))
         if found:

@@ -13,12 +13,13 @@ pages are under test, not the scorer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 import yaml
 
 import detector
@@ -26,9 +27,10 @@ from features import EntityIndex, evidence_subgraph, mark, read_dataset, to_json
 from features.contract import LOCAL_TZ, PROXY_TYPES
 from service.cases._evidence import related_dossiers, suspicious_edges
 from service.cases._private import evidence_pseudonymiser, to_utc
+from service.cases.actors import place_in_actors
 from service.cases.db import CaseStore
 from service.cases.load import DOSSIER_FIELDS, json_safe
-from service.cases.models import Case, OfficerMonth, UnitMonth
+from service.cases.models import Actor, Case, OfficerMonth, UnitMonth
 from service.cases.security import create_user
 
 SECRET = b"page tests: not a real secret"
@@ -72,6 +74,8 @@ class Seeded:
     months: list[str]
     #: a case predicted misuse whose own probabilities make a family filing the likeliest
     doubtful: int
+    #: the actor cases (detector.actors.actor_cases over the flagged cases), most dossiers first
+    actor_ids: list[int] = field(default_factory=list)
 
 
 def _evidence_values(rule: str, node: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +209,17 @@ def seed(store: CaseStore, province_dir: Path) -> Seeded:
         s.flush()
         ids_by_dossier = {c.dossier_id: c.id for c in cases}
         s.add_all(UnitMonth(**r) for r in _unit_months(d, labels))
+        scored = pd.DataFrame(
+            {
+                "dossier_id": [r["dossier_id"] for r in rows],
+                "risk_score": [r["risk_score"] for r in rows],
+                "proxy_type": [r["proxy_type"] for r in rows],
+                **{f"p_{t}": [r["probabilities"].get(t, 0.0) for r in rows] for t in PROXY_TYPES},
+                "flagged": True,
+            }
+        )
+        place_in_actors(s, detector.actor_cases(scored, ds.tables["dossiers"], pseudonymise))
+        actor_ids = list(s.scalars(sa.select(Actor.id).order_by(Actor.n_dossiers.desc(), Actor.id)))
         s.add_all(OfficerMonth(**r) for r in _officer_months(d, labels))
     by_type = {t: [ids_by_dossier[i] for i in ids] for t, ids in chosen.items()}
     with_related = [
@@ -223,6 +238,7 @@ def seed(store: CaseStore, province_dir: Path) -> Seeded:
             {r["month"] for r in rows if r["dossier_id"] in chosen["officer_proxy"]}, reverse=True
         ),
         doubtful=by_type["family"][-1],
+        actor_ids=actor_ids,
     )
 
 
