@@ -158,7 +158,7 @@ def test_a_bare_to_db_uses_database_url(
     flagged = pd.read_csv(tmp_path / "s.csv", dtype={"dossier_id": str}).query("flagged")
     store = CaseStore(db_url)
     with store.session() as s:
-        cases = dict(s.execute(sa.select(Case.dossier_id, Case.chosen_by)).tuples().all())
+        cases = {d: why for d, why in s.execute(sa.select(Case.dossier_id, Case.chosen_by))}
     store.dispose()
     queued = sorted(d for d, why in cases.items() if why == "queue")
     assert queued == sorted(flagged["dossier_id"])
