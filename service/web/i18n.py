@@ -248,6 +248,15 @@ _UI: dict[str, tuple[str, str]] = {
     "probabilities": ("Xác suất theo loại", "Probability by type"),
     "reasons_title": ("Vì sao hồ sơ bị gắn cờ", "Why this dossier was flagged"),
     "reasons_none": ("Không có lý do nào được ghi.", "No reason was recorded."),
+    "reasons_title_explore": (
+        "Điều mô hình thấy ở hồ sơ này",
+        "What the model saw in this dossier",
+    ),
+    "reasons_none_explore": (
+        "Mô hình không thấy dấu hiệu nào đủ để gắn cờ; kết luận của đoàn cho biết mô hình có bỏ "
+        "sót hay không.",
+        "The model saw nothing that would flag it; your verdict tells whether it missed something.",
+    ),
     "evidence": ("Bằng chứng", "Evidence"),
     "typical": ("thường gặp", "typical"),
     "gaps_title": ("Không kiểm tra được", "Could not check"),

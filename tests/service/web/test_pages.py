@@ -420,6 +420,8 @@ def test_a_case_drawn_to_explore_is_marked_in_the_queue_and_on_its_page(
         page = client.get(f"/cases/{case_id}").text
         note = re.search(r'id="exploration-note">([^<]+)<', page)
         assert note is not None and "không bị gắn cờ" in note.group(1) and "4,0%" in note.group(1)
+        heading = re.search(r'id="reasons-h">([^<]+)<', page)
+        assert heading is not None and "gắn cờ" not in heading.group(1)  # it was not flagged
         client.get("/lang/en", params={"next": "/cases"})
         note_en = re.search(r'id="exploration-note">([^<]+)<', client.get(f"/cases/{case_id}").text)
         assert note_en is not None and "was not flagged" in note_en.group(1)
