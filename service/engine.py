@@ -31,7 +31,7 @@ from features import pseudonymiser
 from features.history import LiveStore
 from features.stores import MemoryStore, RedisStore
 from service import metrics
-from service.log import ScoringLog, make_engine
+from service.log import ScoringLog, log_engine
 from service.schemas import ScoreOut
 from service.settings import Settings
 
@@ -69,7 +69,7 @@ class Engine:
             raise ValueError("the data folder and the model folder must be given")
         self.settings = settings
         self.model_dir = Path(settings.model_dir)
-        self.log_store = ScoringLog(make_engine(settings.database()))
+        self.log_store = ScoringLog(log_engine(settings.database()))
         self.scorer: OnlineScorer | None = None
         self._store_name = settings.store
         self._redis: Any = None

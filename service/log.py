@@ -31,6 +31,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.database import make_engine as _make_engine
+
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
@@ -50,31 +52,9 @@ scoring_log = sa.Table(
 )
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the log; SQLite in WAL mode (readers never block the writer).
-
-    Notes
-    -----
-    SQLite runs with ``synchronous=NORMAL`` in WAL mode: a commit survives the
-    process being killed (the case the API must survive); only a power cut can
-    lose the last commits. Set ``synchronous=FULL`` on hardware without a
-    UPS, at about one fsync per answer.
-    """
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=5000")
-            # checkpoints run in a background thread (ScoringLog), not inside an answer's commit
-            cur.execute("PRAGMA wal_autocheckpoint=0")
-            cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+def log_engine(url: str) -> Engine:
+    """The service database's engine as the log needs it: WAL checkpoints in its own thread."""
+    return _make_engine(url, background_checkpoints=True)
 
 
 class ScoringLog:
@@ -82,7 +62,7 @@ class ScoringLog:
 
     Parameters
     ----------
-    engine : SQLAlchemy engine (see :func:`make_engine`).
+    engine : SQLAlchemy engine (see :func:`log_engine`).
     """
 
     def __init__(self, engine: Engine) -> None:

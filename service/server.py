@@ -49,11 +49,11 @@ def feed_forever(parent: int) -> None:
         return
     from service.cases.db import CaseStore
     from service.cases.feeder import CaseFeeder, feed_round
-    from service.log import ScoringLog, make_engine
+    from service.log import ScoringLog, log_engine
 
     settings = Settings()
     url = settings.database()
-    feeder = CaseFeeder(CaseStore(url), ScoringLog(make_engine(url)), settings.secret())
+    feeder = CaseFeeder(CaseStore(url), ScoringLog(log_engine(url)), settings.secret())
     while os.getppid() == parent:  # the server went away (even by SIGKILL): so do we
         feed_round(feeder)
         deadline = time.monotonic() + settings.feed_seconds

@@ -17,14 +17,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.database import make_engine, normalise_url
+
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def normalise_url(url: str) -> str:
-    """``postgresql://`` means the psycopg 3 driver here (the one installed)."""
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
 
 
 def alembic_config(url: str) -> Config:
@@ -40,25 +35,6 @@ def migrate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the store; SQLite in WAL mode, waiting (not failing) on a busy writer."""
-    url = normalise_url(url)
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: object, _record: object) -> None:
-        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    return engine
 
 
 class CaseStore:

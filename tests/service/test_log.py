@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from service.log import ScoringLog, make_engine
+from service.log import ScoringLog, log_engine
 
 
 @pytest.fixture
 def scoring_log(database_url: str | None, tmp_path: Path) -> ScoringLog:
     url = database_url or f"sqlite:///{tmp_path / 'log.db'}"
-    return ScoringLog(make_engine(url))
+    return ScoringLog(log_engine(url))
 
 
 def test_a_dossier_is_recorded_once_and_its_answer_kept(scoring_log: ScoringLog) -> None:
@@ -37,3 +38,27 @@ def test_entries_come_back_in_log_order_without_history_dossiers(scoring_log: Sc
     assert seqs == sorted(seqs)
     assert [d["dossier_id"] for _, d in scoring_log.entries(after=seqs[0])] == ["D2", "D3"]
     assert scoring_log.last_seq() == max(seqs)
+
+
+def test_the_log_and_the_case_store_open_the_same_file_with_the_same_settings(
+    tmp_path: Path,
+) -> None:
+    """One engine factory: the shared SQLite file is never opened with two sets of settings."""
+    from service.cases.db import CaseStore
+
+    url = f"sqlite:///{tmp_path / 'detector.db'}"
+    log_side = log_engine(url)
+    store = CaseStore(url)
+    pragmas = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+
+    def read(engine: Any, name: str) -> object:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+    assert [read(log_side, p) for p in pragmas] == [read(store.engine, p) for p in pragmas]
+    assert [read(log_side, p) for p in pragmas] == ["wal", 1, 10000, 1]
+    # only the log defers WAL checkpoints to its own thread
+    assert read(log_side, "wal_autocheckpoint") == 0
+    assert read(store.engine, "wal_autocheckpoint") == 1000
+    store.dispose()
+    log_side.dispose()

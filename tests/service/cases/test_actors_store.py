@@ -42,7 +42,7 @@ from service.cases.labels import verdict_labels
 from service.cases.models import Actor, Case, Verdict
 from service.cases.queue import CaseForbidden, CaseInputError, record_verdict
 from service.cases.security import Who
-from service.log import ScoringLog, make_engine
+from service.log import ScoringLog, log_engine
 
 SECRET = b"test secret"
 P = {"B1": 0.9, "B2": 0.8, "B3": 0.5, "S1": 0.7}
@@ -188,7 +188,7 @@ def _answer(dossier_id: str, proxy_type: str) -> dict[str, Any]:
 def test_an_api_flag_joins_the_open_actor_of_its_account_or_opens_its_own(
     case_store: CaseStore, cases: dict[str, int], tmp_path: Path
 ) -> None:
-    log = ScoringLog(make_engine(f"sqlite:///{tmp_path / 'log.db'}"))
+    log = ScoringLog(log_engine(f"sqlite:///{tmp_path / 'log.db'}"))
     base = {"unit_id": "U01", "channel": "online", "submitted_at": "2025-12-02T09:00:00+07:00"}
     # the broker's account, another owner: it joins the broker's case
     log.record("A1", 0, False, {**base, "dossier_id": "A1", "account_id": "ACC-BROKER",

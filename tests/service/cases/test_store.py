@@ -47,7 +47,7 @@ from service.cases.queue import (
     units,
 )
 from service.cases.security import Who
-from service.log import ScoringLog, make_engine
+from service.log import ScoringLog, log_engine
 
 ROWS = [
     ("D1", "U01", "2025-11", 0.95, "identity_misuse", 14, True),
@@ -549,7 +549,7 @@ def _logged(dossier_id: str) -> dict[str, Any]:
 def test_the_feeder_makes_api_cases_once_and_never_overwrites_a_batch_case(
     case_store: CaseStore, ids: dict[str, int], db_url: str, tmp_path: Path
 ) -> None:
-    log = ScoringLog(make_engine(f"sqlite:///{tmp_path / 'log.db'}"))
+    log = ScoringLog(log_engine(f"sqlite:///{tmp_path / 'log.db'}"))
     log.record("A1", 0, False, _logged("A1"), _answer("A1", True, 0.9), "m-api")
     log.record("A2", 0, False, _logged("A2"), _answer("A2", False, 0.1), "m-api")  # not flagged
     log.record("D5", 0, False, _logged("D5"), _answer("D5", True, 0.99), "m-api")  # batch case
