@@ -37,6 +37,7 @@ from pandas.api.types import (
     is_object_dtype,
 )
 
+from features import is_missing
 from features.errors import DetectorError
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "Not",
     "RuleError",
     "check_features",
-    "is_missing_value",
 ]
 
 
@@ -77,27 +77,11 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_NA = pd.NA
-
-
-def is_missing_value(value: object) -> bool:
-    """Whether a single value is unknown: None, NaN, ``pd.NA``, ``NaT`` (as ``pd.isna``)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool:
-        return False
-    if value is None or value is _NA:
-        return True
-    if isinstance(value, float):  # numpy's float64 too
-        return value != value
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list-like value is not a missing scalar
-        return False
 
 
 def _compare(a: object, fn: Callable[[Any, Any], Any], b: object) -> bool:
     """Python's comparison, with missing operands and type errors both giving False."""
-    if is_missing_value(a) or is_missing_value(b):
+    if is_missing(a) or is_missing(b):
         return False
     try:
         return bool(fn(a, b))
@@ -269,7 +253,7 @@ class InList(Node):
 
     def one(self, features: Mapping[str, object]) -> bool:
         value = features.get(self.name)
-        if is_missing_value(value):
+        if is_missing(value):
             return False
         found = any(_compare(value, operator.eq, c) for c in self.values)
         return found != self.negate
@@ -291,7 +275,7 @@ class Missing(Node):
         return known.copy() if self.known else ~known
 
     def one(self, features: Mapping[str, object]) -> bool:
-        return is_missing_value(features.get(self.name)) != self.known
+        return is_missing(features.get(self.name)) != self.known
 
     def names(self) -> Iterator[str]:
         yield self.name

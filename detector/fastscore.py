@@ -40,10 +40,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from detector._forest import Forest, RowLayout
-from detector._rule_tree import is_missing_value
 from detector.model import _EPS, DOUBT_FROM, INNOCENT
 from detector.rules import Hit, _plain
 from detector.scorer import DECLARED_TYPE, PATTERN_REASON, Detector, model_reason_features
+from features import is_missing
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
 from features.defs import CATEGORIES
 
@@ -299,7 +299,7 @@ class FastScorer:
         try:
             x = np.array(nums, dtype=np.float64)
         except (TypeError, ValueError):  # None, pd.NA
-            x = np.array([np.nan if is_missing_value(v) else v for v in nums], dtype=np.float64)
+            x = np.array([np.nan if is_missing(v) else v for v in nums], dtype=np.float64)
         codes = [
             d.get(v, n) for d, n, v in zip(self._cat_codes, self._cat_missing, cats, strict=True)
         ]
@@ -307,7 +307,7 @@ class FastScorer:
         outside = [
             col
             for col, code, n, v in zip(self._cat_cols, codes, self._cat_missing, cats, strict=True)
-            if code == n and not is_missing_value(v)
+            if code == n and not is_missing(v)
         ]
         if outside:  # not among the column's categories: missing, as pd.Categorical makes it
             values = {**features, **dict.fromkeys(outside, np.nan)}
@@ -358,7 +358,7 @@ class FastScorer:
         return [
             g
             for name, unknown, g in self._innocent
-            if (is_missing_value(values[name]) if unknown is None else values[name] == unknown)
+            if (is_missing(values[name]) if unknown is None else values[name] == unknown)
         ]
 
     def _probabilities(

@@ -46,7 +46,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from detector._rule_backtest import backtest, compare_backtests, format_backtest
 from detector._rule_expr import parse_expression
-from detector._rule_tree import Expression, FrameView, RuleError, check_features, is_missing_value
+from detector._rule_tree import Expression, FrameView, RuleError, check_features
+from features import is_missing
 from features.contract import MISUSE_TYPES, PROXY_TYPES
 
 __all__ = [
@@ -260,7 +261,7 @@ def _check_frame(X: object, what: str) -> pd.DataFrame:
 
 def _plain(value: object) -> object:
     """A feature value fit for JSON and the case page: missing as None, numpy as Python."""
-    if is_missing_value(value):
+    if is_missing(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
 

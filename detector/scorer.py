@@ -20,9 +20,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from detector._rule_tree import is_missing_value
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
+from features import is_missing
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
 from features.defs import ALL_FEATURES, value_text
 
@@ -73,7 +73,7 @@ def model_reason_features(
     the strongest one that lowers the risk at all is named. Shared by
     :meth:`Detector.score_frame` and :mod:`detector.fastscore`.
     """
-    known = [not is_missing_value(v) and v != "unknown" for v in values]
+    known = [not is_missing(v) and v != "unknown" for v in values]
     ranked = np.argsort(-contrib)
     order = [j for j in ranked if known[j] and contrib[j] >= MIN_CONTRIBUTION]
     names = [features[j] for j in order[:EXPLAIN_TOP]]

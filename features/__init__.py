@@ -10,6 +10,7 @@ feature, add one declaration to its family's module (README, "Adding a
 feature"); ``tests/features/test_registry_parity.py`` covers it.
 """
 
+from features._private import is_missing
 from features.checks import run_checks
 from features.codes import FINDING_CODES, FindingCode
 from features.errors import ContractError, DetectorError, UsageError
@@ -64,6 +65,7 @@ __all__ = [
     "check_person_id",
     "classify_owner_id",
     "evidence_subgraph",
+    "is_missing",
     "mark",
     "mask_value",
     "normalise_business_id",

@@ -117,10 +117,24 @@ def lookup(keys: pd.Series, table_keys: pd.Series, *values: pd.Series) -> tuple[
 
 
 def is_missing(v: object) -> bool:
-    """True for None, NaN, NaT and pd.NA (scalars only)."""
+    """Whether a single value is unknown: None, NaN (numpy's too), ``pd.NA``, ``NaT``.
+
+    The one test of a missing scalar for every layer (features, rules, the
+    compiled scorer); text, integers and booleans return at once, so it
+    costs a type check on the scoring API's path. A list-like value is not a
+    missing scalar.
+    """
+    kind = type(v)
+    if kind is str or kind is int or kind is bool:
+        return False
     if v is None or v is pd.NA or v is pd.NaT:
         return True
-    return isinstance(v, float) and math.isnan(v)
+    if isinstance(v, float):  # numpy's float64 too
+        return math.isnan(v)
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def jsonable(v: object) -> Any:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -33,7 +34,7 @@ from service.auth import KEY_ROUTES, ASGIApp, KeyGate, KeyRing, Message, Receive
 from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feed_round
 from service.engine import Engine
-from service.fastpath import FastScore
+from service.fastpath import FastScore, too_large
 from service.routes import actors as actor_routes
 from service.routes import admin, audit, health, score, session, units
 from service.routes import cases as case_routes
@@ -96,9 +97,7 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int, size: int) -> None:
-    body = (
-        f'{{"detail":"request body too large: at most {limit} bytes, found {size} or more"}}'
-    ).encode()
+    body = orjson.dumps(too_large(limit, size))
     await send(
         {
             "type": "http.response.start",
