@@ -183,6 +183,9 @@ def random_frame(n: int = 500, seed: int = 7) -> pd.DataFrame:
             "m": pd.Series(rng.choice(mixed_pool, n), dtype=object),  # kinds mixed in one column
             "b": rng.random(n) < 0.5,
             "bo": pd.Series(holes(rng.random(n) < 0.5, None), dtype=object),
+            # category features (holder_relation, channel, ...): compared as their categories
+            "c": pd.Series(holes(rng.choice(["a", "b", "none_known"], n), None), dtype="category"),
+            "cn": pd.Series(holes(rng.integers(0, 4, n), None), dtype="category"),
         }
     )
 
@@ -203,6 +206,10 @@ RANDOM_CONDITIONS = [
     "bo or is_missing(o)",
     "not (s >= 'b' and f <= 7) and is_known(m)",
     "f != 2.0 and o != 'zz'",
+    "c == 'a' or c > 'b'",
+    "c not in ['a', 'none_known'] and cn >= 2",
+    "c != s or cn == 1",
+    "c == 2 or cn == 'a' or is_missing(c)",
 ]
 
 
