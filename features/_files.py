@@ -258,41 +258,31 @@ def read_table_file(path: Path, table: Table) -> RawTable:
 def _read_parts(folder: Path, table: Table) -> RawTable:
     """Every part of a table folder, stacked; record numbers run on across the parts.
 
-    A skipped CSV row is reported once for the table, with its record number
-    in the whole table and the part that holds it.
+    Reading a file reports only its skipped CSV rows (``bad_csv_row``): they
+    are reported once for the table, each with its record number in the
+    whole table and the part that holds it.
     """
-    raws: list[RawTable] = []
-    offset, frames, issues, bad, examples, params = 0, [], [], 0, [], {}
-    for part in parts(folder):
-        raw = read_table_file(part, table)
+    raws = [read_table_file(part, table) for part in parts(folder)]
+    offset, examples, params = 0, [], {}
+    for raw in raws:
         raw.frame.index = raw.frame.index + offset
-        for issue in raw.issues:  # reading a file reports only its skipped rows
-            if issue.code != "bad_csv_row":  # pragma: no cover - no other issue while reading
-                issues.append(issue)
-                continue
-            bad += issue.n
+        for issue in raw.issues:
             params = dict(issue.params)  # the header's width: the parts share one header
             examples += [
                 {**e, "record": None if e.get("record") is None else e["record"] + offset,
-                 "part": part.name}
+                 "part": raw.source.name}
                 for e in issue.examples or ()
             ]  # fmt: skip
-        frames.append(raw.frame)
-        raws.append(raw)
         offset += raw.rows_read
+    frames = [r.frame for r in raws]
     columns = [c for c in table.column_names if any(c in f.columns for f in frames)]
     frame = pd.concat([f.reindex(columns=columns) for f in frames]) if frames else pd.DataFrame()
-    if bad:
-        issues.append(
-            Issue("bad_csv_row", table.name, None, count=bad,
-                  examples=tuple(examples[:MAX_EXAMPLES]), params=params)
-        )  # fmt: skip
+    skipped = sum(r.rows_skipped for r in raws)
+    issues = [
+        Issue("bad_csv_row", table.name, None, count=skipped,
+              examples=tuple(examples[:MAX_EXAMPLES]), params=params)
+    ] if skipped else []  # fmt: skip
     formats = {r.file_format for r in raws}
     return RawTable(
-        frame,
-        folder,
-        formats.pop() if len(formats) == 1 else "mixed",
-        offset,
-        sum(r.rows_skipped for r in raws),
-        issues,
+        frame, folder, formats.pop() if len(formats) == 1 else "mixed", offset, skipped, issues
     )
