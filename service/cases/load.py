@@ -296,12 +296,11 @@ def _queue_order(
     drawn = pool.iloc[idx].assign(chosen_by="exploration", propensity=chance)
     drawn = drawn.iloc[rng.permutation(len(drawn))]  # any first page: a random part of the draw
     after = interleave(len(flagged), len(drawn), share)
+    # an exploration case takes the priority of the flagged case it follows (none: its own risk)
     risk = flagged["risk_score"].to_numpy(float)
-    drawn["priority"] = np.where(after >= 0, risk[np.maximum(after, 0)] if len(risk) else 0.0,
-                                 drawn["risk_score"].to_numpy(float))  # fmt: skip
-    order = np.r_[
-        np.arange(len(flagged)) * 2 + 1, (after + 1) * 2
-    ]  # exploration j after flagged after[j]
+    drawn["priority"] = risk[after] if len(risk) else drawn["risk_score"].to_numpy(float)
+    # flagged i sorts at 2i + 1; exploration j right after flagged after[j] (-1: before all)
+    order = np.r_[np.arange(len(flagged)) * 2 + 1, (after + 1) * 2]
     both = pd.concat([flagged, drawn], ignore_index=True)
     return both.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
