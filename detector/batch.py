@@ -64,6 +64,8 @@ def train(
     labels: pd.DataFrame | None = None,
     review_labels: pd.DataFrame | None = None,
     provinces: int = STARTER_PROVINCES,
+    engine: str = "pandas",
+    sample_rows: int = 1_000_000,
 ) -> dict[str, Any]:
     """Train a detector for each moment and save them with their card under ``out_dir``.
 
@@ -78,13 +80,29 @@ def train(
     may come as a frame instead (``labels``, ``review_labels``: ``dossier_id``,
     ``proxy_type`` and optionally ``weight``, how much a verdict counts).
 
+    ``engine="dask"`` computes the features on a Dask cluster (the caller's
+    client, :func:`detector.dask_engine.cluster`) and fits on a uniform sample
+    of at most ``sample_rows`` dossiers (every labelled one while they fit):
+    see :mod:`detector.dask_engine`.
+
     Raises
     ------
     UsageError
         A folder without dossiers, or labels none of which is in the folder.
     """
-    _say(progress, "reading the data folder")
-    ds = read_dataset(data_dir)
+    if engine == "dask":
+        from detector import dask_engine
+
+        keep = _label_ids(labels_path, labels, review_labels_path, review_labels)
+        features, ds, found, total = dask_engine.sample_features(
+            data_dir, keep, sample_rows, progress=progress
+        )
+        outside = 0 if keep is None else len(keep) - found
+    else:
+        _say(progress, "reading the data folder")
+        ds = read_dataset(data_dir)
+        features = None
+        outside = total = 0
     y, weight, not_found = _labels(ds, labels_path, labels)
     calibrate = None
     if review_labels_path is not None or review_labels is not None:
@@ -94,8 +112,9 @@ def train(
         y = chosen.combine_first(y)
         weight = chosen_weight.where(chosen.notna(), weight)
     t = pd.Series(ds.tables["dossiers"]["submitted_at"].to_numpy(), index=y.index)
-    _say(progress, "features at submission and at review")
-    features = compute_all(ds.tables, ds.present)
+    if features is None:
+        _say(progress, "features at submission and at review")
+        features = compute_all(ds.tables, ds.present)
     detectors, policy = fit_detectors(
         ds,
         features,
@@ -117,7 +136,7 @@ def train(
         "fingerprint": fingerprint(y.index.to_series()[labelled], y[labelled]),
         "dossiers": len(y),
         "labelled": int(labelled.sum()),
-        "labels_not_in_folder": not_found,
+        "labels_not_in_folder": not_found if engine != "dask" else outside,
         "labels_chosen_by_review": 0 if calibrate is None else int((~calibrate).sum()),
         "label_counts": {k: int(v) for k, v in y.value_counts().items()},
         "period": [str(t.min()), str(t.max())],
@@ -125,9 +144,29 @@ def train(
         if labelled.any()
         else None,
         "tables_present": sorted(ds.present),
+        "engine": engine,
     }
+    if engine == "dask":
+        training["dossiers"] = total
+        training["sampled_dossiers"] = len(y)
     _say(progress, "saving")
     return save(out_dir, detectors, training)
+
+
+def _label_ids(
+    path: str | Path | None,
+    frame: pd.DataFrame | None,
+    review_path: str | Path | None,
+    review_frame: pd.DataFrame | None,
+) -> pd.Index | None:
+    """The dossier IDs the label files and frames name (``None`` when there are no labels)."""
+    ids: list[pd.Series] = []
+    for p, f in ((path, frame), (review_path, review_frame)):
+        if f is None and p is not None:
+            f = read_labels(p)[0]
+        if f is not None:
+            ids.append(f["dossier_id"])
+    return pd.Index(pd.concat(ids).unique()) if ids else None
 
 
 def _labels(
@@ -224,41 +263,77 @@ def unit_report(ds: Dataset, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     estimated genuine share is unbiased when the probabilities are calibrated.
     """
     d = ds.tables["dossiers"]
-    s = scored.set_index("dossier_id")
-    frame = pd.DataFrame(
-        {
-            "unit_id": d["unit_id"].to_numpy(),
-            "month": d["submitted_at"].dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m").to_numpy(),
-            "online": (d["channel"] == "online").to_numpy(),
-            "officer": d["received_by"].to_numpy(),
-            "p_proxy": s["p_officer_proxy"]
-            .reindex(d["dossier_id"].to_numpy())
-            .fillna(0.0)
-            .to_numpy(),
-            "flag_proxy": (s["flagged"] & (s["proxy_type"] == "officer_proxy"))
-            .reindex(d["dossier_id"].to_numpy())
-            .fillna(False)
-            .to_numpy(),
-        }
-    )
-    frame["p_proxy"] = np.where(frame["online"], frame["p_proxy"], 0.0)
+    s = scored.set_index("dossier_id").reindex(d["dossier_id"].to_numpy())
+    frame = report_frame(d["unit_id"], d["submitted_at"], d["channel"], d["received_by"], s)
     g = frame.groupby(["unit_id", "month"], sort=True)
     units = pd.DataFrame(
         {
             "dossiers": g.size(),
-            "claimed_online_share": g["online"].mean(),
-            "estimated_genuine_online_share": (g["online"].sum() - g["p_proxy"].sum()) / g.size(),
-            "suspected_officer_proxy": g["p_proxy"].sum(),
-            "flagged_officer_proxy": g["flag_proxy"].sum(),
+            "online": g["online"].sum(),
+            "p_proxy": g["p_proxy"].sum(),
+            "flag_proxy": g["flag_proxy"].sum(),
+        }
+    )
+    og = frame.dropna(subset=["officer"]).groupby(["officer", "unit_id", "month"], sort=True)
+    officers = pd.DataFrame(
+        {
+            "dossiers": og.size(),
+            "p_proxy": og["p_proxy"].sum(),
+            "flag_proxy": og["flag_proxy"].sum(),
+        }
+    )
+    return report_tables(units, officers)
+
+
+def report_frame(
+    unit: pd.Series,
+    submitted_at: pd.Series,
+    channel: pd.Series,
+    received_by: pd.Series,
+    scored: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per dossier, what the unit report sums: unit, month, online, officer and the suspicion.
+
+    ``scored`` is aligned with the dossiers row by row (NaN where a dossier
+    was not scored: it counts as no suspicion).
+    """
+    online = (channel == "online").to_numpy()
+    p_proxy = pd.to_numeric(scored["p_officer_proxy"], errors="coerce").fillna(0.0).to_numpy()
+    flag = (scored["flagged"] == True) & (scored["proxy_type"] == "officer_proxy")  # noqa: E712
+    return pd.DataFrame(
+        {
+            "unit_id": unit.to_numpy(),
+            "month": submitted_at.dt.tz_convert(LOCAL_TZ).dt.strftime("%Y-%m").to_numpy(),
+            "online": online,
+            "officer": received_by.to_numpy(),
+            "p_proxy": np.where(online, p_proxy, 0.0),
+            "flag_proxy": flag.fillna(False).to_numpy(bool),
+        }
+    )
+
+
+def report_tables(units: pd.DataFrame, officers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unit and officer reports from their sums (``dossiers``, ``online``, ``p_proxy``, ``flag_proxy``).
+
+    The sums may come from one frame or be added up over partitions
+    (:mod:`detector.dask_engine`): the shares are formed once, here.
+    """
+    n = units["dossiers"]
+    units = pd.DataFrame(
+        {
+            "dossiers": n,
+            "claimed_online_share": units["online"] / n,
+            "estimated_genuine_online_share": (units["online"] - units["p_proxy"]) / n,
+            "suspected_officer_proxy": units["p_proxy"],
+            "flagged_officer_proxy": units["flag_proxy"],
         }
     ).reset_index()
-    og = frame.dropna(subset=["officer"]).groupby(["officer", "unit_id", "month"], sort=True)
     officers = (
         pd.DataFrame(
             {
-                "dossiers_accepted": og.size(),
-                "suspected_officer_proxy": og["p_proxy"].sum(),
-                "flagged_officer_proxy": og["flag_proxy"].sum(),
+                "dossiers_accepted": officers["dossiers"],
+                "suspected_officer_proxy": officers["p_proxy"],
+                "flagged_officer_proxy": officers["flag_proxy"],
             }
         )
         .reset_index()

@@ -16,6 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
 
@@ -372,6 +373,61 @@ SimulatedProvinces = Annotated[
 ]
 
 
+#: the engine options of train, score, report and evaluate, named once
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="pandas (one process: a province) or dask (partitioned over a Dask cluster: "
+        "a nation; see --scheduler).",
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it a "
+        "local cluster starts on this machine.",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="With --engine dask and no --scheduler: local workers (one per core)."
+    ),
+]
+MemoryLimit = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="With --engine dask and no --scheduler: memory of each local worker (e.g. 3GB); "
+        "past it the worker spills to disk.",
+    ),
+]
+SampleRows = Annotated[
+    int,
+    typer.Option(
+        min=1000, help="With --engine dask: fit on at most this many dossiers (a uniform sample)."
+    ),
+]
+
+
+def _engine(
+    engine: str, scheduler: str | None, workers: int | None, memory_limit: str | None
+) -> AbstractContextManager[object]:
+    """The engine's context: nothing for pandas, a Dask client for dask."""
+    if engine not in ("pandas", "dask"):
+        raise UsageError(f"--engine must be pandas or dask (got {engine!r})")
+    if engine == "pandas":
+        if scheduler or workers or memory_limit:
+            raise UsageError("--scheduler, --workers and --memory-limit go with --engine dask")
+        return nullcontext()
+    from detector.dask_engine import cluster
+
+    return cluster(scheduler, workers, memory_limit)
+
+
 @app.command()
 def train(
     data_dir: DataDir,
@@ -383,6 +439,11 @@ def train(
     review_labels: ReviewLabels = None,
     simulated_provinces: SimulatedProvinces = 6,
     labels_from_db: LabelsFromDb = None,
+    engine: Engine = "pandas",
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+    memory_limit: MemoryLimit = None,
+    sample_rows: SampleRows = 1_000_000,
 ) -> None:
     """Train the detectors (at submission and at review) and write them with their model card.
 
@@ -405,7 +466,7 @@ def train(
         sample, chosen, said = _case_store().labels(labels_from_db, file_labels, file_chosen)
         console.print(said)
         labels = review_labels = None
-    with _progress() as bar:
+    with _engine(engine, scheduler, workers, memory_limit), _progress() as bar:
         card = run(
             data_dir,
             labels,
@@ -418,6 +479,8 @@ def train(
             labels=sample,
             review_labels=chosen,
             provinces=simulated_provinces,
+            engine=engine,
+            sample_rows=sample_rows,
         )
     _print_card(card, out)
 
@@ -485,14 +548,31 @@ def score(
     ] = False,
     to_db: DatabaseUrl = None,
     explore_share: ExploreShare = 0.15,
+    engine: Engine = "pandas",
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+    memory_limit: MemoryLimit = None,
 ) -> None:
-    """Score dossiers: risk_score, proxy_type, flagged and reasons for each."""
+    """Score dossiers: risk_score, proxy_type, flagged and reasons for each.
+
+    With --engine dask the scores are also written one file per partition
+    (beside --out as <out>.parts/, or only there when --out has no suffix).
+    """
     from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS, score_dataset, write_table
     from features import read_dataset
 
     store = _case_store() if to_db is not None else None  # refused before any work
     loaded = ""
-    with _progress() as bar:
+    if engine == "dask":
+        if to_db is not None:
+            raise UsageError(
+                "--to-db loads cases from one process: score with --engine pandas for a "
+                "province's case store (--engine dask is for national runs)"
+            )
+        _score_dask(data_dir, model, out, at, since, until, details,
+                    (engine, scheduler, workers, memory_limit))  # fmt: skip
+        return
+    with _engine(engine, scheduler, workers, memory_limit), _progress() as bar:
         step = _stage_progress(bar, 3)
         step("reading the data folder")
         ds = read_dataset(data_dir)
@@ -511,6 +591,31 @@ def score(
         console.print(loaded)
 
 
+def _score_dask(
+    data_dir: Path,
+    model: Path,
+    out: Path,
+    at: str,
+    since: str | None,
+    until: str | None,
+    details: bool,
+    engine: tuple[str, str | None, int | None, str | None],
+) -> None:
+    from detector import dask_engine
+    from detector.batch import DETAIL_COLUMNS, SCORE_COLUMNS
+
+    dask_engine.check_options(model, at, since, until)  # before a cluster starts
+    with _engine(*engine), _progress() as bar:
+        step = _stage_progress(bar, 3)
+        frame = dask_engine.scores(data_dir, model, at, since, until)
+        cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
+        path, rows, flagged = dask_engine.write_partitioned(frame, out, cols, progress=step)
+    console.print(
+        f"{rows:,} dossiers scored at {at}, {flagged:,} flagged ({flagged / max(1, rows):.2%}) "
+        f"→ {path} (parts: {dask_engine.parts_folder(out)})"
+    )
+
+
 @app.command()
 def report(
     data_dir: Annotated[Path, typer.Argument(help="A data folder in the contract's format.")],
@@ -523,17 +628,26 @@ def report(
             "--out", help="Unit × month report (.csv or .parquet); officers go beside it."
         ),
     ],
+    engine: Engine = "pandas",
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Unit × month: claimed vs estimated genuine online share and suspected officer proxies (and per officer)."""
     from detector.batch import score_dataset, unit_report, write_table
     from features import read_dataset
 
-    with _progress() as bar:
+    with _engine(engine, scheduler, workers, memory_limit), _progress() as bar:
         step = _stage_progress(bar, 4)
-        step("reading the data folder")
-        ds = read_dataset(data_dir)
-        scored = score_dataset(ds, model, at="review", progress=step)
-        units, officers = unit_report(ds, scored)
+        if engine == "dask":
+            from detector import dask_engine
+
+            units, officers = dask_engine.unit_report(data_dir, model, progress=step)
+        else:
+            step("reading the data folder")
+            ds = read_dataset(data_dir)
+            scored = score_dataset(ds, model, at="review", progress=step)
+            units, officers = unit_report(ds, scored)
     path = write_table(units, out)
     officers_path = write_table(
         officers, out.with_name(out.stem + "_officers" + (out.suffix or ".csv"))
@@ -647,6 +761,10 @@ def evaluate(
             help="Cases the team reviews a month: misuse found with dossier cases and actor cases."
         ),
     ] = 60,
+    engine: Engine = "pandas",
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """Train on earlier labelled months; judge the detector and the baselines on the later ones.
 
@@ -671,11 +789,17 @@ def evaluate(
     if cases_per_month < 1:
         raise UsageError(f"--cases-per-month must be at least 1 (got {cases_per_month})")
     check_condition(condition, label_share, noise)
-    with _progress() as bar:
+    with _engine(engine, scheduler, workers, memory_limit), _progress() as bar:
         step = _stage_progress(bar, 9)
         step("reading the data folder")
         ds = read_dataset(data_dir)
         y = labels_for(ds, labels)
+        features = None
+        if engine == "dask":
+            from detector.dask_engine import features_of
+
+            step(f"features at {at} on the cluster")
+            features = features_of(data_dir, at)
         result = run(
             ds,
             y,
@@ -688,6 +812,7 @@ def evaluate(
             label_share=label_share,
             noise=noise,
             cases_per_month=cases_per_month,
+            features=features,
         )
         step("writing the outputs")
         paths = write_outputs(result, out)

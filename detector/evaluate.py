@@ -378,6 +378,7 @@ def evaluate(
     label_share: float = 0.05,
     noise: float = 0.10,
     cases_per_month: int = 60,
+    features: FeatureFrame | None = None,
 ) -> dict[str, Any]:
     """Train on earlier labelled months, judge the detector and the baselines on the later ones.
 
@@ -401,6 +402,8 @@ def evaluate(
     cases_per_month : the team's capacity in cases, for ``capacity_in_cases``:
         the detector's flags reviewed as dossier cases and as actor cases
         (:func:`detector._case_capacity.capacity_in_cases`).
+    features : the folder's features at ``at``, if computed already (the Dask
+        engine computes them on a cluster); else computed here.
 
     Returns
     -------
@@ -444,7 +447,7 @@ def evaluate(
     )
 
     _say(progress, f"features at {at}")
-    feats = compute_features(ds.tables, ds.present, at)
+    feats = features if features is not None else compute_features(ds.tables, ds.present, at)
     truth = y[hold].to_numpy(dtype=object)
     kiosk = None
     if scenarios is not None:

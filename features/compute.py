@@ -120,7 +120,7 @@ def event_frame(d: pd.DataFrame, links: pd.DataFrame, f: pd.DataFrame) -> pd.Dat
     return _events(FrameInputs(d, links, f))
 
 
-def _on_frame(declared: Feature | DataGap, b: FrameInputs) -> Any:
+def on_frame(declared: Feature | DataGap, b: FrameInputs) -> Any:
     """A declaration's frame computation on ``b`` (the registry checks it has one)."""
     if declared.frame is None:
         name = declared.name if isinstance(declared, Feature) else declared.code
@@ -136,7 +136,7 @@ def history_event_frame(tables: dict[str, pd.DataFrame], present: frozenset[str]
     """
     b = FrameInputs(tables["dossiers"], holder_links(tables, present), None, tables, present)
     for name in dict.fromkeys(n for flag in FLAGS for n in flag.reads):
-        b.f[name] = _on_frame(ALL_FEATURES[name], b)
+        b.f[name] = on_frame(ALL_FEATURES[name], b)
     return _events(b)
 
 
@@ -179,7 +179,7 @@ def compute_all(
     b = FrameInputs(d, holder_links(tables, present), None, tables, present)
     f = b.f
     for feature in STATIC:
-        f[feature.name] = _on_frame(feature, b)
+        f[feature.name] = on_frame(feature, b)
     w = _events(b)
     t = seconds(d["submitted_at"])
     for feature in HISTORY:
@@ -194,12 +194,12 @@ def compute_all(
         b.at = "review"
         for feature in STATIC:
             if feature.review_sees_more:
-                f[feature.name] = _on_frame(feature, b)
+                f[feature.name] = on_frame(feature, b)
         for feature in REVIEW:
             if feature.counter is not None:
                 f[feature.name] = compute_counter(w, feature.counter, t, after=True)
             else:
-                f[feature.name] = _on_frame(feature, b)
+                f[feature.name] = on_frame(feature, b)
         out["review"] = _finish(b, "review")
     return out
 
@@ -226,6 +226,6 @@ def data_gaps(b: FrameInputs) -> pd.Series:
                 continue
             mask = np.ones(len(b.d), bool)
         else:
-            mask = _on_frame(gap, b)
+            mask = on_frame(gap, b)
         joined = joined.where(~mask, joined + gap.code + ";")
     return joined.str.rstrip(";")

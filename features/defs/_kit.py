@@ -73,6 +73,12 @@ class Feature:
     innocent: tuple[object, object] | None = None
     #: computed again by the review moment with ``b.at == "review"`` (it sees more then)
     review_sees_more: bool = False
+    #: the frame computation reads the other dossiers that share this dossier column (it is
+    #: exact on any set of dossiers that holds all of them, and NaN where the column is
+    #: missing): the partitioned engine runs it after a shuffle by that column
+    #: (:mod:`features.partitioned`); ``None``: it reads the dossier and the reference tables
+    #: only, so any split of the dossiers gives the same values
+    by: str | None = None
 
     def __post_init__(self) -> None:
         ways = [w for w in (self.frame, self.counter, self.derive) if w is not None]
@@ -84,6 +90,8 @@ class Feature:
             raise ValueError(f"feature {self.name}: a category feature lists its categories")
         if self.frame is not None and self.moment == "submission" and self.row is None:
             raise ValueError(f"feature {self.name}: a submission feature needs its row twin")
+        if self.by is not None and self.frame is None:
+            raise ValueError(f"feature {self.name}: only a frame computation is run by a key")
         if self.counter is not None and self.counter.name != self.name:
             raise ValueError(f"feature {self.name}: its counter is named {self.counter.name}")
 

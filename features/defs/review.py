@@ -79,6 +79,7 @@ FEATURES: tuple[Feature, ...] = (
         "review",
         "flag",
         frame=_acceptor_used_device,
+        by="device_id",
     ),
     # counters of what came after (features.pit, with after=True)
     Feature(

@@ -1,0 +1,393 @@
+"""The Dask engine of ``detector train``, ``score``, ``report`` and ``evaluate`` (``--engine dask``).
+
+The pandas engine (:mod:`detector.batch`) holds a province in one process;
+this one holds none: the registry's frame computations run per partition on a
+Dask cluster (:mod:`features.partitioned`), the detector scores each
+partition, and the outputs are written per partition. ``--scheduler ADDRESS``
+uses a running cluster (``dask scheduler`` / ``dask worker``, Kubernetes or a
+batch scheduler: every worker must read the data folder and the model folder
+at the same paths); without it a :class:`distributed.LocalCluster` starts on
+this machine, one single-threaded worker per core, spilling to disk past its
+memory limit.
+
+- **score**: scores, flags and reasons per partition, written as one file per
+  partition under ``<out>.parts/`` and, when ``--out`` names a ``.csv`` or
+  ``.parquet`` file, also stacked into it in the folder's order (the pandas
+  engine's file, row for row). ``--out`` without a suffix is the folder of
+  parts only.
+- **report**: each partition's unit × month and officer × month sums, added
+  up; the shares are formed once from the sums (:func:`detector.batch.unit_report`'s
+  formulas).
+- **train**: features for the whole history on the cluster (the counters
+  need every earlier dossier), then a **uniform sample** of the labelled
+  dossiers (at most ``sample_rows``, by a hash of the dossier ID, so the same
+  folder gives the same sample) is fitted in this process. A sample rather
+  than an incremental fit: gradient-boosted trees gain little past a million
+  rows (the class mix is kept, so calibration is not biased), and the scikit-
+  learn estimators the detector uses have no ``partial_fit``.
+- **evaluate**: features on the cluster, the evaluation (a province's held-out
+  months, baselines and fairness rates) in this process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from detector.artifacts import load
+from features import partitioned as P
+from features.errors import UsageError
+from features.reader import Dataset
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from distributed import Client
+
+Progress = Callable[[str], None]
+
+#: the dossier columns the unit report reads, carried beside the scores
+_REPORT_COLUMNS = ("unit_id", "channel", "received_by", "submitted_at")
+#: train on at most this many labelled dossiers (a uniform sample beyond it)
+SAMPLE_ROWS = 1_000_000
+
+
+def _say(progress: Progress | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+@contextmanager
+def cluster(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    memory_limit: str | None = None,
+) -> Iterator[Client]:
+    """A client of the cluster at ``scheduler``, or of a new ``LocalCluster`` on this machine.
+
+    Parameters
+    ----------
+    scheduler : ``tcp://host:8786`` of a running scheduler; ``None`` starts a
+        local cluster.
+    workers : local workers (default: one per core), each single-threaded
+        (the registry's computations are pandas and NumPy: one thread per
+        process avoids the GIL).
+    memory_limit : per local worker, e.g. ``"3GB"`` (default: Dask's share
+        of the machine's memory); past it a worker spills to disk, and its
+        shuffles are on disk (``p2p``).
+
+    Raises
+    ------
+    UsageError
+        The scheduler cannot be reached.
+    """
+    # the workers inherit the environment: their start and stop lines stay out of the output
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(
+                f"--scheduler {scheduler}: no Dask scheduler answered ({exc}); start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS`, or leave --scheduler "
+                "out for a cluster on this machine"
+            ) from exc
+        with client:
+            yield client
+        return
+    n = workers or P.default_workers()
+    local = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=memory_limit or "auto",
+        dashboard_address=None,
+        local_directory=os.environ.get("DETECTOR_DASK_DIR") or None,
+    )
+    with local, Client(local) as client:
+        yield client
+
+
+@functools.lru_cache(maxsize=4)
+def _detector(model_dir: str, at: str) -> Any:
+    return load(model_dir, at)[0]
+
+
+def window_mask(t_seconds: np.ndarray, since: str | None, until: str | None) -> np.ndarray:
+    """Dossiers submitted in ``[since, until]`` (local days), from their times in int64 seconds.
+
+    The same days as the pandas engine's ``--since``/``--until``: a day's
+    bounds are whole seconds, so comparing the seconds is comparing the times.
+    """
+    keep = np.ones(len(t_seconds), bool)
+    for value, name in ((since, "--since"), (until, "--until")):
+        if value is None:
+            continue
+        day = _day(value, name)
+        if name == "--since":
+            keep &= t_seconds >= int(day.timestamp())
+        else:
+            keep &= t_seconds < int((day + pd.Timedelta(days=1)).timestamp())
+    return keep
+
+
+def _day(value: str, name: str) -> pd.Timestamp:
+    from features.contract import LOCAL_TZ
+
+    try:
+        return pd.Timestamp(value).tz_localize(LOCAL_TZ)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{name} must be a date YYYY-MM-DD (got {value!r})") from exc
+
+
+def score_part(
+    part: pd.DataFrame,
+    model_dir: str,
+    at: str,
+    since: str | None = None,
+    until: str | None = None,
+    carry: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """The detector's scores of one partition of :func:`features.partitioned.features_frame`.
+
+    Columns as :func:`detector.batch.score_dataset` (``dossier_id`` first),
+    plus the ``carry`` columns of the dossiers; index :data:`ROW`.
+    """
+    det = _detector(model_dir, at)
+    keep = window_mask(part[P.T].to_numpy(np.int64), since, until)
+    frame, gaps = P.moment_frame(part[keep], at)
+    scored = det.score_frame(frame, gaps)
+    scored.insert(0, "dossier_id", scored.index)
+    scored.index = part.index[keep]
+    for col in carry:
+        scored[col] = (
+            part[P.CARRY + col].to_numpy()[keep] if len(scored) else part[P.CARRY + col].iloc[:0]
+        )
+    return scored
+
+
+def scores(
+    data_dir: str | Path,
+    model_dir: str | Path,
+    at: str = "review",
+    since: str | None = None,
+    until: str | None = None,
+    carry: tuple[str, ...] = (),
+    rows_per_partition: int = 250_000,
+) -> dd.DataFrame:
+    """Every dossier's scores in the window, as a lazy Dask frame (the history all counts)."""
+    check_options(model_dir, at, since, until)
+    feats = P.features_frame(data_dir, (at,), rows_per_partition, carry=carry)
+    meta = score_part(feats._meta, str(model_dir), at, carry=carry)
+    return feats.map_partitions(score_part, str(model_dir), at, since, until, carry, meta=meta)
+
+
+def check_options(model_dir: str | Path, at: str, since: str | None, until: str | None) -> None:
+    """Refuse a bad moment, day or model before any work.
+
+    Raises
+    ------
+    UsageError, ModelError
+    """
+    if at not in ("submission", "review"):
+        raise UsageError(f"--at must be review or submission (got {at!r})")
+    for value, name in ((since, "--since"), (until, "--until")):
+        if value is not None:
+            _day(value, name)
+    _detector(str(model_dir), at)
+
+
+def features_of(data_dir: str | Path, at: str) -> Any:
+    """A province's features at ``at`` computed on the cluster, brought back as one ``FeatureFrame``."""
+    from features.compute import FeatureFrame
+
+    frame, gaps = P.moment_frame(P.features_frame(data_dir, (at,)).compute(), at)
+    return FeatureFrame(frame=frame, data_gaps=gaps, at=at)
+
+
+def parts_folder(out: Path) -> Path:
+    """Where the per-partition files of ``out`` go: ``out`` itself without a suffix, else beside it."""
+    return out if not out.suffix else out.with_name(out.name + ".parts")
+
+
+def write_partitioned(
+    frame: dd.DataFrame, out: Path, columns: list[str], progress: Progress | None = None
+) -> tuple[Path, int, int]:
+    """Write ``frame[columns]`` as one file per partition, and stack them into ``out`` if it is a file.
+
+    Returns
+    -------
+    (path, rows, flagged)
+        The file (or folder) written, and the rows and flags in it.
+    """
+    import dask
+
+    from detector.batch import write_table
+
+    folder = parts_folder(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("part-*"):
+        stale.unlink()
+    suffix = ".parquet" if out.suffix == ".parquet" or not out.suffix else ".csv"
+    paths = [folder / f"part-{i:05d}{suffix}" for i in range(frame.npartitions)]
+
+    def write(part: pd.DataFrame, path: Path) -> tuple[int, int]:
+        write_table(part[columns], path)
+        return len(part), int(part["flagged"].sum()) if "flagged" in part else 0
+
+    tasks = [
+        dask.delayed(write)(p, path) for p, path in zip(frame.to_delayed(), paths, strict=True)
+    ]
+    _say(progress, f"features and scores on the cluster ({len(tasks)} partitions)")
+    counts = dask.compute(*tasks)
+    rows = sum(c[0] for c in counts)
+    flagged = sum(c[1] for c in counts)
+    if not out.suffix:
+        return folder, rows, flagged
+    _say(progress, f"stacking {len(paths)} parts into {out.name}")
+    _stack(paths, out)
+    return out, rows, flagged
+
+
+def _stack(paths: list[Path], out: Path) -> None:
+    """The parts, in order, as one file (streamed: one part in memory at a time)."""
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        writer = None
+        try:
+            for path in paths:
+                table = pq.read_table(path)
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema)
+                writer.write_table(table.cast(writer.schema))
+        finally:
+            if writer is not None:
+                writer.close()
+        return
+    with out.open("wb") as sink:
+        for i, path in enumerate(paths):
+            with path.open("rb") as part:
+                header = part.readline()
+                if i == 0:
+                    sink.write(header)
+                while chunk := part.read(1 << 20):
+                    sink.write(chunk)
+
+
+def report_sums(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One partition's unit × month and officer × month sums (see :func:`detector.batch.unit_report`)."""
+    from detector.batch import report_frame
+
+    frame = report_frame(
+        part["unit_id"], part["submitted_at"], part["channel"], part["received_by"], part
+    )
+    g = frame.groupby(["unit_id", "month"], sort=False)
+    units = pd.DataFrame(
+        {
+            "dossiers": g.size(),
+            "online": g["online"].sum(),
+            "p_proxy": g["p_proxy"].sum(),
+            "flag_proxy": g["flag_proxy"].sum(),
+        }
+    )
+    og = frame.dropna(subset=["officer"]).groupby(["officer", "unit_id", "month"], sort=False)
+    officers = pd.DataFrame(
+        {
+            "dossiers": og.size(),
+            "p_proxy": og["p_proxy"].sum(),
+            "flag_proxy": og["flag_proxy"].sum(),
+        }
+    )
+    return units, officers
+
+
+def unit_report(
+    data_dir: str | Path, model_dir: str | Path, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unit × month and officer × month report, summed per partition on the cluster."""
+    import dask
+
+    from detector.batch import report_tables
+
+    scored = scores(data_dir, model_dir, "review", carry=_REPORT_COLUMNS)
+    _say(progress, f"features, scores and sums on the cluster ({scored.npartitions} partitions)")
+    sums = dask.compute(*[dask.delayed(report_sums)(p) for p in scored.to_delayed()])
+    units = pd.concat([s[0] for s in sums]).groupby(level=[0, 1], sort=True).sum()
+    officers = pd.concat([s[1] for s in sums]).groupby(level=[0, 1, 2], sort=True).sum()
+    return report_tables(units, officers)
+
+
+def sample_features(
+    data_dir: str | Path,
+    keep_ids: pd.Index | None,
+    sample_rows: int = SAMPLE_ROWS,
+    moments: tuple[str, ...] = ("submission", "review"),
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Dataset, int, int]:
+    """Features of a sample of the dossiers, computed on the cluster over the whole history.
+
+    The sample: every dossier of ``keep_ids`` (the labelled ones) while they
+    number at most ``sample_rows``, and a uniform share of all dossiers (by a
+    hash of the ID: the same folder gives the same sample) so that at most
+    about ``sample_rows`` come back. The counters see the whole history; only
+    the rows brought back are sampled.
+
+    Returns
+    -------
+    (features, ds, found, dossiers)
+        The features per moment (``FeatureFrame``), a :class:`~features.Dataset`
+        of the reference tables and the sampled dossiers (in the folder's
+        order; what :func:`detector.profile.measure` reads), and how many of
+        ``keep_ids`` are in the folder, and the folder's dossiers.
+    """
+    import dask
+
+    from features.compute import FeatureFrame
+    from features.reader import Dataset
+
+    d = P.dossiers(data_dir)
+    carry = tuple(d.columns)
+    feats = P.features_frame(data_dir, moments, dossier_frame=d, carry=carry)
+    keep = None if keep_ids is None else pd.Index(keep_ids)
+    _say(progress, "counting the dossiers")
+    n = int(d.shape[0].compute())
+    share = min(1.0, sample_rows / max(1, n))
+    every_kept = keep is not None and len(keep) <= sample_rows
+    _say(progress, f"features on the cluster; {min(n, sample_rows):,} of {n:,} dossiers come back")
+    picked, found = dask.compute(
+        feats.map_partitions(_pick, keep if every_kept else None, share, meta=feats._meta),
+        feats["dossier_id"].isin(keep if keep is not None else pd.Index([])).sum(),
+    )
+    out = {}
+    for at in moments:
+        frame, gaps = P.moment_frame(picked, at)
+        out[at] = FeatureFrame(frame=frame, data_gaps=gaps, at=at)
+    sampled = pd.DataFrame({c: picked[P.CARRY + c].to_numpy() for c in carry})
+    sampled = sampled.astype({c: d._meta[c].dtype for c in carry})
+    tables, present = P.references(data_dir)
+    tables["dossiers"] = sampled
+    empty = pd.DataFrame(columns=["table", "row", "column", "code", "record"])
+    ds = Dataset(tables, present, {}, {}, empty, report=None)  # type: ignore[arg-type]
+    return out, ds, int(found), n
+
+
+def _pick(part: pd.DataFrame, keep: pd.Index | None, share: float) -> pd.DataFrame:
+    ok = np.zeros(len(part), bool) if keep is None else part["dossier_id"].isin(keep).to_numpy()
+    if share >= 1.0:
+        return part
+    h = pd.util.hash_pandas_object(part["dossier_id"], index=False).to_numpy()
+    ok |= (h % 1_000_003) < share * 1_000_003
+    return part[ok]
