@@ -54,7 +54,7 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
     say("dossiers")
     d, filed = generate(cfg, rng, world)
     say("tables")
-    tables, truth = contract_tables(world, rng, d, filed)
+    tables, truth, brokers = contract_tables(world, rng, d, filed)
     say("export dirt")
     dirt_counts = dirty(tables, rng, cfg.dirt)
     for name in cfg.absent_tables:  # an export without the table at all
@@ -87,7 +87,12 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
         "dirt_counts": dirt_counts,
     }
     return Province(
-        tables=tables, labels=labels, scenarios=truth[["dossier_id", "scenario"]], manifest=manifest
+        tables=tables,
+        labels=labels,
+        scenarios=truth[["dossier_id", "scenario"]],
+        manifest=manifest,
+        broker_dossiers=truth.loc[truth["broker"] >= 0, ["dossier_id", "broker"]],
+        brokers=brokers,
     )
 
 
