@@ -13,10 +13,10 @@ one part each (``data/people/p01.parquet``, ``data/dossiers/p01-2025-07.parquet`
     OUT_DIR/manifest.json                    the nation's figures, and each province's
 
 Brokers work across provinces: a few brokers of the first province, with
-accounts made before the period, take over the broker dossiers of a local
-broker in every later province (owners and receiving units of that province,
-the national broker's accounts, devices, phone, address and payment token).
-Their accounts stay in the first province's part, once.
+accounts made before the period, each take over the broker dossiers of one
+local broker in every later province (owners and receiving units of that
+province; the national broker's accounts, devices, phone, address and
+payment token). Their accounts stay in the first province's part, once.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def _brokers_filing_own(p: Province) -> pd.DataFrame:
 def national_brokers(p: Province, rng: np.random.Generator) -> pd.DataFrame:
     """A few of the first province's brokers, who will also work in the others.
 
-    About one broker in ten, at least one, among those filing through their
+    About one broker in ten, at least two, among those filing through their
     own accounts, all made before the period (a broker cannot file in another
     province through an account made later).
     """
@@ -156,20 +156,20 @@ def national_brokers(p: Province, rng: np.random.Generator) -> pd.DataFrame:
     cand = cand[cand["ready"]]
     if cand.empty:
         return cand
-    k = min(len(cand), max(1, len(p.brokers) // 10))
+    k = min(len(cand), max(2, len(p.brokers) // 10))
     return cand.iloc[np.sort(rng.choice(len(cand), k, replace=False))].reset_index(drop=True)
 
 
 def lend_brokers(p: Province, national: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """National brokers take over local brokers' dossiers in province ``p`` (in place).
 
-    As many local brokers as there are national ones (at most one in ten of
-    the province's, at least one) hand all their broker dossiers to one
-    national broker each: the dossier's own-account ``account_id`` and the
-    broker's ``device_id`` become the national broker's (by position), and
-    the broker's phone, IP address and payment token where the dossier shows
-    them; a stale mandate the broker waved gets the national broker as
-    grantee. Owners, units, times and labels stay as they were.
+    Each national broker takes over one local broker (one who files through
+    their own account) and all of that broker's dossiers: the local broker's
+    own accounts and devices on them become the national broker's (by
+    position), and so do the phone, IP address and payment token where the
+    dossier shows the local broker's; a stale mandate the local broker waved
+    gets the national broker as grantee. Owners, units, times and labels
+    stay as they were.
 
     Returns
     -------
@@ -177,7 +177,7 @@ def lend_brokers(p: Province, national: pd.DataFrame, rng: np.random.Generator) 
     broker's first account, naming the broker), scenario.
     """
     local = _brokers_filing_own(p)
-    k = min(len(national), len(local), max(1, len(p.brokers) // 10))
+    k = min(len(national), len(local))
     if k == 0:
         return pd.DataFrame(columns=["dossier_id", "account_id", "scenario"])
     local = local.iloc[np.sort(rng.choice(len(local), k, replace=False))].reset_index(drop=True)
