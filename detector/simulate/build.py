@@ -404,8 +404,9 @@ def _businesses(w: World, rng: np.random.Generator) -> None:
         b_token=w.hex_ids(rng, nb),
         b_ip=w.mobile_ip(rng, nb),
     )
+    block = 69 + w.cfg.province_index  # a /16 per province: none shared across provinces
     a["b_ip"][:] = [
-        f"118.69.{x}.{y}"
+        f"118.{block}.{x}.{y}"
         for x, y in zip(rng.integers(0, 256, nb), rng.integers(1, 255, nb), strict=True)
     ]
 
@@ -448,12 +449,12 @@ def _actors(w: World, rng: np.random.Generator) -> None:
     )
     broker_accounts = [np.r_[a["p_account"][b], extra_acc[extra == b]] for b in brokers]
     broker_devices = [w.new_devices(int(rng.integers(1, 3))) for _ in brokers]
-    lo, size = w.cfg.block(256)  # brokers of different provinces never share an address
+    block = 161 + w.cfg.province_index  # a /16 per province: none shared across provinces
     broker_ip = np.array(
         [
-            f"113.161.{x}.{y}"
+            f"113.{block}.{x}.{y}"
             for x, y in zip(
-                lo + rng.integers(0, size, n_brokers), rng.integers(1, 255, n_brokers), strict=True
+                rng.integers(0, 256, n_brokers), rng.integers(1, 255, n_brokers), strict=True
             )
         ],
         dtype=object,
