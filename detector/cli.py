@@ -71,7 +71,9 @@ def simulate(
     out_dir: Annotated[
         Path, typer.Argument(help="Folder to create: data/ inside it, labels.csv beside it.")
     ],
-    dossiers: Annotated[int, typer.Option(help="Number of distinct dossiers.")] = 100_000,
+    dossiers: Annotated[
+        int, typer.Option(help="Number of distinct dossiers (with --provinces, in all).")
+    ] = 100_000,
     months: Annotated[int, typer.Option(help="Length of the period in months.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
     start: Annotated[
