@@ -204,3 +204,21 @@ def test_cli_writes_a_nation_as_csv_parts_that_read_back(tmp_path: Path) -> None
     labels = pd.read_csv(out / "labels.csv", dtype=str)
     dataset = read_dataset(out / "data")
     assert dataset["dossiers"]["dossier_id"].nunique() == len(labels)
+
+
+def test_a_taken_over_mandate_names_the_national_broker(
+    nation: Path, dossiers: pd.DataFrame
+) -> None:
+    # a broker waving an expired mandate: once a national broker took the local broker's
+    # dossiers over, the mandate (kept in the later province's part) names the national broker
+    manifest = json.loads((nation / "manifest.json").read_text())
+    national = [a for b in manifest["cross_province_brokers"] for a in b["accounts"]]
+    away = dossiers[dossiers["account_id"].isin(national) & (dossiers["province"] != "p01")]
+    auth = _parts(nation / "data", "authorizations")
+    accounts = _parts(nation / "data", "accounts")[["account_id", "holder_id"]]
+    waved = away.merge(auth, on="authorization_id", suffixes=("", "_mandate")).merge(
+        accounts, on="account_id"
+    )
+    assert len(waved) > 0
+    assert (waved["grantee_id"] == waved["holder_id"]).all()
+    assert (waved["province_mandate"] == waved["province"]).all()
