@@ -34,7 +34,8 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
     Returns
     -------
     Province with the contract's tables (as strings, as an export would be),
-    the labels and the finer scenario of every dossier.
+    the labels and the finer scenario of every dossier, and its brokers with
+    the dossiers each filed (kept out of the files; :mod:`.nation` uses them).
 
     Raises
     ------

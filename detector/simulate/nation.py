@@ -98,10 +98,10 @@ def part_name(index: int) -> str:
 def plan(cfg: SimConfig, provinces: int) -> list[SimConfig]:
     """The settings of each province of a nation of ``cfg.dossiers`` dossiers.
 
-    Provinces differ in size (:data:`MIN_PER_PROVINCE` each, and of the rest an
-    even half and a lognormal share) and
-    each has a seed of its own drawn from ``cfg.seed``: province ``i``'s seed
-    does not depend on how many provinces there are.
+    Provinces differ in size (:data:`MIN_PER_PROVINCE` each, then of the rest
+    an even half and a lognormal share) and each has a seed of its own drawn
+    from ``cfg.seed``: province ``i``'s seed does not depend on how many
+    provinces there are. Province ``i`` is ``PROVINCES[i]``.
 
     Raises
     ------
