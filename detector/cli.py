@@ -72,7 +72,9 @@ def simulate(
     out_dir: Annotated[
         Path, typer.Argument(help="Folder to create: data/ inside it, labels.csv beside it.")
     ],
-    dossiers: Annotated[int, typer.Option(help="Number of distinct dossiers.")] = 100_000,
+    dossiers: Annotated[
+        int, typer.Option(help="Number of distinct dossiers (with --provinces, in all).")
+    ] = 100_000,
     months: Annotated[int, typer.Option(help="Length of the period in months.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
     start: Annotated[
@@ -86,6 +88,14 @@ def simulate(
         bool,
         typer.Option("--parts", help="Write the dossiers as one file per month in data/dossiers/."),
     ] = False,
+    provinces: Annotated[
+        int,
+        typer.Option(
+            help="Provinces of a nation (1-34), simulated one at a time; --dossiers is the "
+            "total. Above 1 every table is a folder of parts (one per province, the dossiers "
+            "one per province and month) and brokers work across provinces."
+        ),
+    ] = 1,
 ) -> None:
     """Simulate a province in the data contract's format (labels kept outside the data folder)."""
     from detector.simulate import SimConfig, write_province
@@ -102,6 +112,9 @@ def simulate(
     cfg = SimConfig(dossiers=dossiers, months=months, seed=seed, start=start, dirt=dirt)
     cfg.check()
     t0 = time.perf_counter()
+    if provinces != 1:
+        _simulate_nation(cfg, provinces, out_dir, file_format)
+        return
     stages = ["people, households, units and accounts", "dossiers", "tables", "export dirt"]
     with _progress() as bar:
         task = bar.add_task("simulating", total=len(stages) + 9)
@@ -125,6 +138,49 @@ def simulate(
     console.print(f"claimed online share: {m['claimed_online_share']:.1%}")
     console.print(
         f"data folder: {data}\n"
+        f"labels:      {Path(out_dir) / 'labels.csv'}\n"
+        f"manifest:    {Path(out_dir) / 'manifest.json'}"
+    )
+
+
+def _simulate_nation(cfg: Any, provinces: int, out_dir: Path, file_format: str) -> None:
+    """``detector simulate --provinces K``: a nation written province by province, as parts."""
+    from detector.simulate.nation import plan, simulate_nation
+
+    plan(cfg, provinces)  # refuse bad settings before the progress bar starts
+    if file_format != "parquet":
+        err.print("note: --format parquet is recommended for a nation (smaller, faster to read)")
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=provinces)
+
+        def step(msg: str, done: int) -> None:
+            bar.update(task, description=msg, completed=done)
+
+        m = simulate_nation(cfg, provinces, out_dir, fmt=file_format, progress=step)
+        bar.update(task, completed=provinces, description="done")
+    table = Table(
+        title=f"Simulated nation: {m['dossiers']:,} dossiers in {m['provinces']} provinces "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
+    table.add_column("part")
+    table.add_column("province")
+    table.add_column("dossiers", justify="right")
+    table.add_column("from national brokers", justify="right")
+    per: list[dict[str, Any]] = m["per_province"]  # type: ignore[assignment]
+    for p in per:
+        table.add_row(
+            p["part"], p["name"], f"{p['dossiers']:,}", f"{p['national_broker_dossiers']:,}"
+        )
+    console.print(table)
+    shares: dict[str, float] = m["proxy_type_share"]  # type: ignore[assignment]
+    console.print(
+        "proxy_type: " + ", ".join(f"{k} {v:.2%}" for k, v in shares.items()),
+        f"\nclaimed online share: {m['claimed_online_share']:.1%}",
+        f"\ncross-province brokers: {len(m['cross_province_brokers'])}",  # type: ignore[arg-type]
+    )
+    console.print(
+        f"data folder: {Path(out_dir) / 'data'} (every table a folder of parts)\n"
         f"labels:      {Path(out_dir) / 'labels.csv'}\n"
         f"manifest:    {Path(out_dir) / 'manifest.json'}"
     )

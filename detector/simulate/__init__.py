@@ -7,9 +7,20 @@ write it as a data folder with the labels kept outside it::
     OUT_DIR/labels.csv           dossier_id, proxy_type
     OUT_DIR/scenarios.csv        dossier_id, scenario (finer truth, for checks)
     OUT_DIR/manifest.json        settings and the share of each proxy_type
+
+:func:`simulate_nation` simulates several provinces one at a time and writes
+every table as a folder of parts, one per province (see :mod:`.nation`).
 """
 
 from .config import DEFAULT_SHARES, SimConfig
 from .core import Province, simulate, write_province
+from .nation import simulate_nation
 
-__all__ = ["DEFAULT_SHARES", "Province", "SimConfig", "simulate", "write_province"]
+__all__ = [
+    "DEFAULT_SHARES",
+    "Province",
+    "SimConfig",
+    "simulate",
+    "simulate_nation",
+    "write_province",
+]

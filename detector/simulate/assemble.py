@@ -8,7 +8,7 @@ is and the closer the month's end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from .legitimate import LegitimateScenarios
 from .misuse import MisuseScenarios
 from .timing import DAY, MINUTE
 from .typologies import Filed, _pick
-from .world import World, hex_ids, unique_ints
+from .world import World
 
 NEVER = np.iinfo(np.int64).min
 
@@ -59,6 +59,10 @@ class Province:
     labels: pd.DataFrame  # dossier_id, proxy_type
     scenarios: pd.DataFrame  # dossier_id, scenario (finer than proxy_type, for plausibility checks)
     manifest: dict[str, object]
+    #: dossier_id, broker: which broker filed each broker dossier (kept out of the files)
+    broker_dossiers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: one row per broker, see :func:`.tables.broker_cards`
+    brokers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def generate(cfg: SimConfig, rng: np.random.Generator, w: World) -> tuple[pd.DataFrame, Filed]:
@@ -318,13 +322,13 @@ def build_relations(w: World, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({"src": src[keep], "dst": dst[keep], "relation": rel[keep]})
 
 
-def make_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+def make_ids(w: World, rng: np.random.Generator, n: int) -> np.ndarray:
     """Opaque dossier IDs in the style of the one-stop systems (unit-agnostic)."""
-    return np.array([f"H{v:010d}" for v in unique_ints(rng, n, 10**10)], dtype=object)
+    return np.array([f"H{v:010d}" for v in w.unique(rng, n, 10**10)], dtype=object)
 
 
 def device_strings(w: World, rng: np.random.Generator) -> np.ndarray:
-    return hex_ids(rng, int(w.arrays["n_devices"][0]), 16)
+    return w.hex_ids(rng, int(w.arrays["n_devices"][0]))
 
 
 def proc_codes(proc: np.ndarray) -> np.ndarray:

@@ -19,8 +19,6 @@ from .world import (
     ROLE_OTHER,
     ROLE_SPOUSE,
     World,
-    hex_ids,
-    unique_ints,
     zfill,
 )
 
@@ -55,22 +53,29 @@ def _units(w: World, rng: np.random.Generator) -> None:
             names.append(f"UBND phường {base}" + ("" if rep == 0 else f" {rep + 1}"))
     w.u_name = np.array(names, dtype=object)
     w.u_id = np.array(
-        [f"P{i:02d}" if i < n_prov else f"X{i - n_prov + 1:03d}" for i in range(k)], dtype=object
+        [
+            w.cfg.unit_prefix + (f"P{i:02d}" if i < n_prov else f"X{i - n_prov + 1:03d}")
+            for i in range(k)
+        ],
+        dtype=object,
     )
     w.u_weight = rng.lognormal(0, 0.5, k)
     # genuine digital uptake of the unit's citizens, and the target it is given
     w.u_uptake = rng.uniform(0.70, 0.97, k)
     w.u_target = rng.choice([0.80, 0.85, 0.90], k, p=[0.3, 0.45, 0.25])
     w.u_uptake[w.u_province] = rng.uniform(0.85, 0.95, n_prov)
-    # office networks: one /26 per unit in a government block; 2 NAT egress addresses
-    third, fourth = np.arange(k) // 4, (np.arange(k) % 4) * 64
+    # office networks: one /26 per unit in a government block; 2 NAT egress addresses.
+    # A province has at most 157 units; each takes its own 160 /26 slots of the block.
+    slot = w.cfg.province_index * 160 + np.arange(k)
+    second, third, fourth = 162 + slot // 1024, (slot // 4) % 256, (slot % 4) * 64
     w.u_cidr = np.array(
-        [f"203.162.{t}.{f}/26" for t, f in zip(third, fourth, strict=True)], dtype=object
+        [f"203.{s}.{t}.{f}/26" for s, t, f in zip(second, third, fourth, strict=True)],
+        dtype=object,
     )
     w.u_egress = np.array(
         [
-            [f"203.162.{t}.{f + 1}", f"203.162.{t}.{f + 2 + int(r)}"]
-            for t, f, r in zip(third, fourth, rng.integers(0, 20, k), strict=True)
+            [f"203.{s}.{t}.{f + 1}", f"203.{s}.{t}.{f + 2 + int(r)}"]
+            for s, t, f, r in zip(second, third, fourth, rng.integers(0, 20, k), strict=True)
         ],
         dtype=object,
     )
@@ -155,9 +160,17 @@ def _people(w: World, rng: np.random.Generator) -> None:
     grp_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     rank = np.arange(n) - grp_start
     counts = np.bincount(np.cumsum(first) - 1)
-    stride = 999_999 // counts[np.cumsum(first) - 1]
+    lo, serials = cfg.block(999_999)  # this province's share of every serial range
+    if counts.max() > serials:
+        from features.errors import UsageError
+
+        raise UsageError(
+            f"{counts.max():,} people share a citizen-ID prefix, more than the "
+            f"{serials:,} serials a province has among {cfg.province_count}: use fewer dossiers"
+        )
+    stride = serials // counts[np.cumsum(first) - 1]
     serial = np.empty(n, np.int64)
-    serial[order] = rank * stride + (rng.random(n) * stride).astype(np.int64)
+    serial[order] = lo + rank * stride + (rng.random(n) * stride).astype(np.int64)
     p_id = zfill(prefix * 1_000_000 + serial, 12)
 
     # the household's commune (units) and home connection
@@ -196,9 +209,9 @@ def _people(w: World, rng: np.random.Generator) -> None:
     adult = age_now >= 16
     has_phone = adult & (rng.random(n) < 0.93)
     prefixes = np.array([3, 5, 7, 8, 9])[rng.integers(0, 5, n)]
-    phone = zfill(prefixes * 100_000_000 + unique_ints(rng, n, 100_000_000), 10)
+    phone = zfill(prefixes * 100_000_000 + w.unique(rng, n, 100_000_000), 10)
     phone[~has_phone] = None
-    token = np.where(adult & (rng.random(n) < 0.55), hex_ids(rng, n, 16), None).astype(object)  # type: ignore[call-overload]
+    token = np.where(adult & (rng.random(n) < 0.55), w.hex_ids(rng, n), None).astype(object)  # type: ignore[call-overload]
     a = w.arrays
     a.update(
         p_hh=hh,
@@ -289,7 +302,7 @@ def _staff(w: World, rng: np.random.Generator) -> None:
         s_desk=desk,
         s_tablet=tablet,
         s_proxy=proxy,
-        s_id=np.array([f"CB{i:05d}" for i in unique_ints(rng, ns, 100_000)], dtype=object),
+        s_id=np.array([f"CB{i:05d}" for i in w.unique(rng, ns, 100_000)], dtype=object),
         s_from=w.cal.start.astype(np.int64) - rng.integers(60, 4000, ns),
         s_to=np.where(
             rng.random(ns) < 0.03,
@@ -342,7 +355,7 @@ def _businesses(w: World, rng: np.random.Generator) -> None:
     adults = np.flatnonzero((a["p_age"] >= 25) & (a["p_age"] <= 70))
     rep = adults[rng.integers(0, len(adults), nb)]
     # Quảng Ngãi tax office prefix 43; bases whose check digit would be 10 are never issued
-    base = 430_000_000 + unique_ints(rng, nb * 2, 9_999_999)
+    base = 430_000_000 + w.unique(rng, nb * 2, 9_999_999)
     check = np.array([mst.calc_check_digit(f"{b:09d}") for b in base], dtype=object)
     usable = np.flatnonzero(np.char.str_len(check.astype(str)) == 1)[:nb]
     b_id = np.array(
@@ -387,12 +400,13 @@ def _businesses(w: World, rng: np.random.Generator) -> None:
         b_account=b_account,
         b_registered=w.cal.start.astype(np.int64) - rng.integers(30, 6000, nb),
         b_unit=a["hh_unit"][a["p_hh"][rep]],
-        b_phone=zfill(2_553_000_000 + unique_ints(rng, nb, 999_999), 10),
-        b_token=hex_ids(rng, nb, 16),
+        b_phone=zfill(2_553_000_000 + w.unique(rng, nb, 999_999), 10),
+        b_token=w.hex_ids(rng, nb),
         b_ip=w.mobile_ip(rng, nb),
     )
+    block = 69 + w.cfg.province_index  # a /16 per province: none shared across provinces
     a["b_ip"][:] = [
-        f"118.69.{x}.{y}"
+        f"118.{block}.{x}.{y}"
         for x, y in zip(rng.integers(0, 256, nb), rng.integers(1, 255, nb), strict=True)
     ]
 
@@ -435,16 +449,17 @@ def _actors(w: World, rng: np.random.Generator) -> None:
     )
     broker_accounts = [np.r_[a["p_account"][b], extra_acc[extra == b]] for b in brokers]
     broker_devices = [w.new_devices(int(rng.integers(1, 3))) for _ in brokers]
+    block = 161 + w.cfg.province_index  # a /16 per province: none shared across provinces
     broker_ip = np.array(
         [
-            f"113.161.{x}.{y}"
+            f"113.{block}.{x}.{y}"
             for x, y in zip(
                 rng.integers(0, 256, n_brokers), rng.integers(1, 255, n_brokers), strict=True
             )
         ],
         dtype=object,
     )
-    broker_token = hex_ids(rng, n_brokers, 16)
+    broker_token = w.hex_ids(rng, n_brokers)
     a.update(
         emp_firm=np.array(emp_firm),
         emp_person=emp_person_a,

@@ -106,6 +106,18 @@ class SimConfig:
         their desk device, often with their own phone) to 1 (hours later,
         from the hall kiosk, on an account made for the citizen, with the
         citizen's phone: close to guided self-service).
+
+    Where the province sits in a simulated nation (see :mod:`.nation`):
+
+    home_province, merged_province : the CCCD birth-province codes of its
+        people (since 2025 most provinces are two former ones).
+    province_index, province_count : every ID number space (citizen ID
+        serials, tax codes, phones, accounts, dossiers, ...) is cut into
+        ``province_count`` equal blocks and this province draws from block
+        ``province_index``, so no ID repeats across the nation's provinces.
+        With one province (the default) the blocks are the whole spaces.
+    unit_prefix : put before every unit ID (``051.P00``), since unit IDs are
+        numbered within a province.
     """
 
     dossiers: int = 100_000
@@ -126,6 +138,14 @@ class SimConfig:
     dossiers_per_broker: float = 150.0
     broker_stealth: float = 0.0
     officer_stealth: float = 0.0
+    province_index: int = 0
+    province_count: int = 1
+    unit_prefix: str = ""
+
+    def block(self, space: int) -> tuple[int, int]:
+        """This province's block ``(first, size)`` of an ID number space ``[0, space)``."""
+        size = space // self.province_count
+        return self.province_index * size, size
 
     def check(self) -> None:
         """Refuse settings that cannot produce a province."""
@@ -153,6 +173,10 @@ class SimConfig:
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise UsageError(f"{name} must be between 0 and 1 (got {value})")
+        if not 0 <= self.province_index < self.province_count:
+            raise UsageError(
+                f"province_index must be in [0, {self.province_count}) (got {self.province_index})"
+            )
         if self.dossiers_per_broker < 5:
             raise UsageError(
                 f"dossiers_per_broker must be at least 5 (got {self.dossiers_per_broker})"

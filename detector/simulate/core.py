@@ -34,7 +34,8 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
     Returns
     -------
     Province with the contract's tables (as strings, as an export would be),
-    the labels and the finer scenario of every dossier.
+    the labels and the finer scenario of every dossier, and its brokers with
+    the dossiers each filed (kept out of the files; :mod:`.nation` uses them).
 
     Raises
     ------
@@ -54,7 +55,7 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
     say("dossiers")
     d, filed = generate(cfg, rng, world)
     say("tables")
-    tables, truth = contract_tables(world, rng, d, filed)
+    tables, truth, brokers = contract_tables(world, rng, d, filed)
     say("export dirt")
     dirt_counts = dirty(tables, rng, cfg.dirt)
     for name in cfg.absent_tables:  # an export without the table at all
@@ -87,32 +88,43 @@ def simulate(cfg: SimConfig, progress: Progress | None = None) -> Province:
         "dirt_counts": dirt_counts,
     }
     return Province(
-        tables=tables, labels=labels, scenarios=truth[["dossier_id", "scenario"]], manifest=manifest
+        tables=tables,
+        labels=labels,
+        scenarios=truth[["dossier_id", "scenario"]],
+        manifest=manifest,
+        broker_dossiers=truth.loc[truth["broker"] >= 0, ["dossier_id", "broker"]],
+        brokers=brokers,
     )
 
 
-def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
-    table = pa.Table.from_pandas(
+def _as_text(df: pd.DataFrame) -> pa.Table:
+    """``df`` as an Arrow table of strings (empty cells null), as an export is."""
+    return pa.Table.from_pandas(
         df.astype(object).where(df.notna(), None),
         preserve_index=False,
         schema=pa.schema([(c, pa.string()) for c in df.columns]),
     )
+
+
+def _write_table(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    table = _as_text(df)
     if fmt == "parquet":
         pq.write_table(table, path.with_suffix(".parquet"), compression="zstd")
     else:
         pacsv.write_csv(table, path.with_suffix(".csv"), pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _write_parts(df: pd.DataFrame, folder: Path, fmt: str) -> None:
+def _write_parts(df: pd.DataFrame, folder: Path, fmt: str, prefix: str = "") -> None:
     """``df`` (the dossiers) as one file per submission month in ``folder`` (``2025-07.parquet``).
 
     Rows whose submission time does not start with a month (the export's
-    dirt) go to ``undated``: every row is written once.
+    dirt) go to ``undated``: every row is written once. ``prefix`` starts
+    every file name (``p01-2025-07.parquet``: one province's months).
     """
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     month = df["submitted_at"].astype("string").str.extract(r"^(\d{4}-\d{2})", expand=False)
     for key, part in df.groupby(month.fillna("undated"), sort=True):
-        _write_table(part, folder / str(key), fmt)
+        _write_table(part, folder / f"{prefix}{key}", fmt)
 
 
 def write_province(

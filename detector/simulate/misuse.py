@@ -52,12 +52,15 @@ class MisuseScenarios(GeneratorBase):
         payer: np.ndarray,
         declared: np.ndarray,
         auth: np.ndarray | None = None,
+        broker: np.ndarray | None = None,
     ) -> None:
+        extra = {} if broker is None else {"broker": broker}  # which broker filed it
         self.emit(
             _frame(
                 n,
                 scenario,
                 "identity_misuse",
+                **extra,
                 owner_p=owner,
                 account=acc,
                 unit=self.unit_for(proc, owner),
@@ -106,7 +109,10 @@ class MisuseScenarios(GeneratorBase):
         auth = np.full(n, None, dtype=object)
         claims = np.flatnonzero(declared == "authorized")
         fake = claims[rng.random(len(claims)) < 0.5]
-        auth[fake] = [f"UQ9{x:06d}" for x in rng.integers(0, 999_999, len(fake))]  # no such mandate
+        lo, size = w.cfg.block(999_999)
+        auth[fake] = [
+            f"UQ9{x:06d}" for x in lo + rng.integers(0, size, len(fake))
+        ]  # no such mandate
         stale = np.setdiff1d(claims, fake)
         if len(stale):
             auth[stale] = self.mandates(
@@ -131,6 +137,7 @@ class MisuseScenarios(GeneratorBase):
             self.payer(proc, a["broker_token"][who], 0.8 * keep),
             declared,
             auth,
+            broker=who,
         )
 
     def broker_rented(self, n: int) -> None:
@@ -169,6 +176,7 @@ class MisuseScenarios(GeneratorBase):
             np.where(rng.random(n) < 0.75 * keep, a["p_phone"][bp], a["p_phone"][owner]),
             self.payer(proc, a["broker_token"][who], 0.75 * keep),
             _pick(rng, n, {"self": 0.5, "relative": 0.2, "none": 0.3}),
+            broker=who,
         )
 
     def borrowed(self, n: int) -> None:
@@ -211,13 +219,16 @@ class MisuseScenarios(GeneratorBase):
                 f"0{p}{x:08d}"
                 for p, x in zip(
                     rng.choice([3, 5, 7, 8, 9], attackers),
-                    rng.integers(0, 10**8, attackers),
+                    w.cfg.block(10**8)[0] + rng.integers(0, w.cfg.block(10**8)[1], attackers),
                     strict=True,
                 )
             ],
             dtype=object,
         )
-        att_token = np.array([f"{x:016x}" for x in rng.integers(0, 2**62, attackers)], dtype=object)
+        lo, size = w.cfg.block(2**62)
+        att_token = np.array(
+            [f"{x:016x}" for x in lo + rng.integers(0, size, attackers)], dtype=object
+        )
         v_att = rng.integers(0, attackers, k)
         t0 = rng.integers(0, max(1, w.cal.n_days - 20), k) * DAY
         which = rng.integers(0, k, n)

@@ -8,7 +8,7 @@ import pandas as pd
 from . import _catalogue as cat
 from .assemble import NEVER, build_relations, device_strings, make_ids, timings
 from .typologies import Filed
-from .world import World, unique_ints
+from .world import World
 
 _FAR = np.iinfo(np.int64).max
 
@@ -29,14 +29,19 @@ def _take(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def contract_tables(
     w: World, rng: np.random.Generator, d: pd.DataFrame, filed: Filed
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """The nine tables of a data folder, and the truth (dossier_id, proxy_type, scenario)."""
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """The nine tables of a data folder, the truth and the brokers.
+
+    The truth has one row per dossier: dossier_id, proxy_type, scenario and
+    broker (the number of the broker who filed it, -1 for everyone else);
+    the brokers are :func:`broker_cards`.
+    """
     a, cal = w.arrays, w.cal
     n = len(d)
     devices = device_strings(w, rng)
     # --- accounts
     n_acc = len(a["a_holder_p"])
-    acc_id = np.array([f"TK{v:09d}" for v in unique_ints(rng, n_acc, 10**9)], dtype=object)
+    acc_id = np.array([f"TK{v:09d}" for v in w.unique(rng, n_acc, 10**9)], dtype=object)
     holder = np.where(
         a["a_holder_b"] >= 0, _take(a["b_id"], a["a_holder_b"]), _take(w.p_id, a["a_holder_p"])
     )
@@ -59,10 +64,13 @@ def contract_tables(
     proc = d["proc"].to_numpy()
     email = np.full(n, None, dtype=object)
     has_email = (owner_p >= 0) & (rng.random(n) < 0.2)
-    email[has_email] = [f"nd{v:07d}@gmail.com" for v in (owner_p[has_email] * 7919) % 10_000_000]
+    first_person = w.cfg.block(10_000_000)[0]  # one address per person across the nation
+    email[has_email] = [
+        f"nd{v:07d}@gmail.com" for v in ((first_person + owner_p[has_email]) * 7919) % 10_000_000
+    ]
     pending = tm["pending"]
     accepted_by = _take(a["s_id"], np.where(pending, -1, tm["officer"]))
-    dossier_ids = make_ids(rng, n)
+    dossier_ids = make_ids(w, rng, n)
     dossiers = pd.DataFrame(
         {
             "dossier_id": dossier_ids,
@@ -91,6 +99,11 @@ def contract_tables(
             "dossier_id": dossier_ids,
             "proxy_type": d["label"].to_numpy(),
             "scenario": d["scenario"].to_numpy(),
+            "broker": (
+                d["broker"].fillna(-1).to_numpy(np.int64)
+                if "broker" in d
+                else np.full(n, -1, np.int64)
+            ),
         }
     )
     # --- units
@@ -129,7 +142,9 @@ def contract_tables(
             "province_code": a["p_prov"],
             "household_id": np.where(  # type: ignore[call-overload]
                 a["p_hh_known"],
-                np.char.add("HGD", np.char.zfill(a["p_hh"].astype(str), 8)).astype(object),
+                np.char.add(
+                    "HGD", np.char.zfill((w.cfg.block(10**8)[0] + a["p_hh"]).astype(str), 8)
+                ).astype(object),
                 None,
             ),
             "death_date": _day_str(np.where(death_missing, 0, death), death_missing),
@@ -196,7 +211,9 @@ def contract_tables(
     vp = v["person"].to_numpy(np.int64)
     counter_visits = pd.DataFrame(
         {
-            "visit_id": np.array([f"V{i:09d}" for i in range(len(v))], dtype=object),
+            "visit_id": np.array(
+                [f"V{i:09d}" for i in w.cfg.block(10**9)[0] + np.arange(len(v))], dtype=object
+            ),
             "unit_id": w.u_id[v["unit"].to_numpy(np.int64)],
             "person_id": _take(w.p_id, vp),
             "visited_at": cal.to_strings(np.maximum(v["t"].to_numpy(np.int64), 0)),
@@ -213,4 +230,27 @@ def contract_tables(
         "businesses": businesses,
         "counter_visits": counter_visits,
     }
-    return tables, truth
+    return tables, truth, broker_cards(w, acc_id, devices)
+
+
+def broker_cards(w: World, acc_id: np.ndarray, devices: np.ndarray) -> pd.DataFrame:
+    """One row per broker: who they are and the trail their filings leave.
+
+    Columns: broker (number), person_id, accounts and devices (lists of IDs,
+    own accounts first), phone, ip, token, and ready (every own account was
+    made before the period, so it can file from the first day anywhere).
+    """
+    a = w.arrays
+    brokers = a["brokers"]
+    return pd.DataFrame(
+        {
+            "broker": np.arange(len(brokers)),
+            "person_id": w.p_id[brokers],
+            "accounts": [list(acc_id[x]) for x in w.broker_accounts],
+            "devices": [list(devices[x]) for x in w.broker_devices],
+            "phone": a["p_phone"][brokers],
+            "ip": a["broker_ip"],
+            "token": a["broker_token"],
+            "ready": [bool((a["a_created"][x] < 0).all()) for x in w.broker_accounts],
+        }
+    )

@@ -88,7 +88,7 @@ class GeneratorBase:
         self.prov_units = np.flatnonzero(w.u_province)
         # the first adult account holder of each household files for the others
         self.hh_filer = self._household_filers()
-        self.n_auth = 0
+        self.n_auth = w.cfg.block(9_000_000)[0]  # mandate numbers of this province
 
     # ---------------------------------------------------------------- helpers
     def _household_filers(self) -> np.ndarray:

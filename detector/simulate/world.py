@@ -47,8 +47,12 @@ def zfill(values: np.ndarray, width: int) -> np.ndarray:
     return np.char.zfill(np.asarray(values, dtype=np.int64).astype(str), width).astype(object)
 
 
-def hex_ids(rng: np.random.Generator, n: int, width: int = 16) -> np.ndarray:
-    vals = unique_ints(rng, n, 16**15)
+def hex_ids(
+    rng: np.random.Generator, n: int, width: int = 16, block: tuple[int, int] = (0, 16**15)
+) -> np.ndarray:
+    """``n`` distinct hexadecimal IDs drawn from ``block`` = ``(first, size)`` of the space."""
+    first, size = block
+    vals = first + unique_ints(rng, n, size)
     return np.array([format(int(v), f"0{width}x") for v in vals], dtype=object)
 
 
@@ -86,6 +90,29 @@ class World:
     @property
     def n_units(self) -> int:
         return len(self.u_id)
+
+    def unique(self, rng: np.random.Generator, n: int, space: int) -> np.ndarray:
+        """``n`` distinct integers from this province's block of ``[0, space)``.
+
+        Raises
+        ------
+        UsageError
+            When the block is too small: too many entities per province for
+            the number of provinces.
+        """
+        first, size = self.cfg.block(space)
+        if n > size:
+            from features.errors import UsageError
+
+            raise UsageError(
+                f"{n:,} IDs do not fit in one province's block of {size:,} "
+                f"({self.cfg.province_count} provinces): use fewer provinces or dossiers"
+            )
+        return first + unique_ints(rng, n, size)
+
+    def hex_ids(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Device fingerprints and payment tokens, 16 hex digits, from this province's block."""
+        return hex_ids(rng, n, 16, self.cfg.block(16**15))
 
     def new_devices(self, n: int) -> np.ndarray:
         start = self.arrays["n_devices"][0]
