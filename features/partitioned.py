@@ -179,16 +179,12 @@ def dossiers(folder: str | Path, rows_per_partition: int = 250_000) -> dd.DataFr
 
 def _first_of_each_id(frame: dd.DataFrame) -> dd.DataFrame:
     """Drop a dossier ID's later rows across parts: the first in read order wins (as in one process)."""
-    counts = frame["dossier_id"].value_counts().compute()
-    repeated = counts.index[counts > 1]
+    counts = frame["dossier_id"].value_counts()
+    repeated = counts[counts > 1].compute().index  # small: only the IDs that repeat come back
     if not len(repeated):
         return frame
-    rows = frame[frame["dossier_id"].isin(repeated)]["dossier_id"].compute()
-    later = (
-        rows.index[rows.duplicated(keep="first")]
-        if rows.index.is_monotonic_increasing
-        else (rows.sort_index().index[rows.sort_index().duplicated(keep="first")])
-    )
+    rows = frame[frame["dossier_id"].isin(repeated)]["dossier_id"].compute().sort_index()
+    later = rows.index[rows.duplicated(keep="first")]
     drop = pd.Index(later)
     return frame.map_partitions(lambda p: p[~p.index.isin(drop)], meta=frame._meta)
 
