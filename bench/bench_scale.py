@@ -21,6 +21,7 @@ per size with the pandas engine on at most 1M dossiers (the Dask engine's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,10 +41,8 @@ TARGETS = {"score_1m_s": 40.0, "train_1m_s": 120.0, "peak_1m_gb": 4.0, "peak_10m
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
     return total
 
 
@@ -51,10 +50,8 @@ def _dir_size(folder: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(folder):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
     return total
 
 
@@ -80,7 +77,7 @@ def measure(cmd: list[str], spill_dir: Path | None = None) -> dict[str, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, err = proc.communicate()
+    _out, err = proc.communicate()
     done.set()
     sampler.join()
     seconds = time.perf_counter() - started
@@ -108,7 +105,9 @@ def simulate(work: Path, n: int, seed: int) -> Path:
     return out
 
 
-def one_size(work: Path, n: int, engines: list[str], seed: int) -> dict[str, dict[str, dict]]:
+def one_size(
+    work: Path, n: int, engines: list[str], seed: int, steps_wanted: list[str], memory: str
+) -> dict[str, dict[str, dict]]:
     sim = simulate(work, n, seed)
     data, labels = sim / "data", sim / "labels.csv"
     model = work / f"model-{n}"
@@ -116,8 +115,10 @@ def one_size(work: Path, n: int, engines: list[str], seed: int) -> dict[str, dic
     res: dict[str, dict[str, dict]] = {}
     for engine in engines:
         flags = ["--engine", engine]
+        if engine == "dask":
+            flags += ["--memory-limit", memory]
         steps: dict[str, dict] = {}
-        if n <= 1_000_000 or engine == "dask":
+        if "train" in steps_wanted and (n <= 1_000_000 or engine == "dask"):
             print(f"{n:,} {engine}: train", flush=True)
             out = model if engine == "pandas" else work / f"model-{n}-dask"
             steps["train"] = measure(
@@ -126,18 +127,21 @@ def one_size(work: Path, n: int, engines: list[str], seed: int) -> dict[str, dic
             )
             if not model.exists():
                 shutil.copytree(out, model)
+        if not model.exists():
+            raise SystemExit(f"{model}: no model; run with the train step first")
         print(f"{n:,} {engine}: score", flush=True)
         steps["score"] = measure(
             [*CLI, "score", str(data), "--model", str(model), "--out",
              str(work / f"scores-{n}-{engine}.parquet"), *flags],
             spill if engine == "dask" else None,
         )  # fmt: skip
-        print(f"{n:,} {engine}: report", flush=True)
-        steps["report"] = measure(
-            [*CLI, "report", str(data), "--model", str(model), "--out",
-             str(work / f"report-{n}-{engine}.csv"), *flags],
-            spill if engine == "dask" else None,
-        )  # fmt: skip
+        if "report" in steps_wanted:
+            print(f"{n:,} {engine}: report", flush=True)
+            steps["report"] = measure(
+                [*CLI, "report", str(data), "--model", str(model), "--out",
+                 str(work / f"report-{n}-{engine}.csv"), *flags],
+                spill if engine == "dask" else None,
+            )  # fmt: skip
         res[engine] = steps
         print(json.dumps({engine: steps}), flush=True)
     return res
@@ -150,13 +154,16 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-scale"))
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--quick", action="store_true", help="100k, both engines")
+    ap.add_argument("--steps", nargs="+", default=["train", "score", "report"])
+    ap.add_argument("--memory-limit", default="3GB", help="per Dask worker (2 workers here)")
+    ap.add_argument("--name", default=None, help="results file name (default: scale)")
     args = ap.parse_args()
     sizes = [100_000] if args.quick else args.sizes
     args.work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for n in sizes:
         engines = args.engines or (["pandas", "dask"] if n <= 1_000_000 else ["dask"])
-        results[str(n)] = one_size(args.work, n, engines, args.seed)
+        results[str(n)] = one_size(args.work, n, engines, args.seed, args.steps, args.memory_limit)
     growth = {}
     if len(sizes) > 1:
         lo, hi = str(min(sizes)), str(max(sizes))
@@ -171,7 +178,8 @@ def main() -> None:
                     if step in results[lo][engine]
                 }  # fmt: skip
     write_results(
-        "scale" if not args.quick else "scale_quick",
+        args.name or ("scale" if not args.quick else "scale_quick"),
+        memory_limit_per_worker=args.memory_limit,
         sizes=sizes,
         results=results,
         growth=growth,

@@ -479,8 +479,17 @@ def _engine(
         if scheduler or workers or memory_limit:
             raise UsageError("--scheduler, --workers and --memory-limit go with --engine dask")
         return nullcontext()
+    from dask.utils import parse_bytes
+
     from detector.dask_engine import cluster
 
+    if memory_limit is not None:
+        try:
+            parse_bytes(memory_limit)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(
+                f"--memory-limit must be a size such as 3GB or 500MB (got {memory_limit!r})"
+            ) from exc
     return cluster(scheduler, workers, memory_limit)
 
 

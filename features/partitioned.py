@@ -398,7 +398,8 @@ def features_frame(
     base = d.map_partitions(per_dossier, folder_s, moments, None, carry, meta=meta)
     divisions = base.divisions
     keys = list(dict.fromkeys([*_counters(moments), *_by_keys(moments)]))
-    joined = base
+    # the dossier fields and holder links ride only to the shuffles of the ``by`` keys
+    joined = base[[c for c in base.columns if not c.startswith((_D, _L))]]
     for key in keys:
         cols = _key_columns(key, moments, base.columns)
         events = base.map_partitions(

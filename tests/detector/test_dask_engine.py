@@ -122,6 +122,7 @@ def test_evaluate_on_a_cluster_gives_the_same_metrics(province_dir: Path, tmp_pa
         (["--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"], "no Dask scheduler answered"),
         (["--engine", "dask", "--to-db"], "--to-db loads cases from one process"),
         (["--engine", "dask", "--since", "yesterday"], "--since must be a date"),
+        (["--engine", "dask", "--memory-limit", "lots"], "--memory-limit must be a size"),
     ],
 )
 def test_engine_options_fail_clearly(
