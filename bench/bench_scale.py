@@ -35,6 +35,8 @@ import psutil
 from _results import write_results
 
 CLI = [sys.executable, "-m", "service.cli"]
+#: local Dask workers (``--workers``; None: one per core)
+WORKERS: int | None = None
 TARGETS = {"score_1m_s": 40.0, "train_1m_s": 120.0, "peak_1m_gb": 4.0, "peak_10m_dask_gb": 8.0}
 
 
@@ -117,6 +119,8 @@ def one_size(
         flags = ["--engine", engine]
         if engine == "dask":
             flags += ["--memory-limit", memory]
+            if WORKERS:
+                flags += ["--workers", str(WORKERS)]
         steps: dict[str, dict] = {}
         if "train" in steps_wanted and (n <= 1_000_000 or engine == "dask"):
             print(f"{n:,} {engine}: train", flush=True)
@@ -157,7 +161,10 @@ def main() -> None:
     ap.add_argument("--steps", nargs="+", default=["train", "score", "report"])
     ap.add_argument("--memory-limit", default="3GB", help="per Dask worker (2 workers here)")
     ap.add_argument("--name", default=None, help="results file name (default: scale)")
+    ap.add_argument("--workers", type=int, default=None, help="local Dask workers")
     args = ap.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     sizes = [100_000] if args.quick else args.sizes
     args.work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
@@ -180,6 +187,7 @@ def main() -> None:
     write_results(
         args.name or ("scale" if not args.quick else "scale_quick"),
         memory_limit_per_worker=args.memory_limit,
+        workers=args.workers or os.cpu_count(),
         sizes=sizes,
         results=results,
         growth=growth,

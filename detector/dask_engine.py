@@ -76,9 +76,10 @@ def cluster(
     ----------
     scheduler : ``tcp://host:8786`` of a running scheduler; ``None`` starts a
         local cluster.
-    workers : local workers (default: one per core), each single-threaded
-        (the registry's computations are pandas and NumPy: one thread per
-        process avoids the GIL).
+    workers : local workers (default: one per core), sharing the cores as
+        threads (one worker per core: single-threaded workers, no GIL between
+        them; one worker with every core: the reference tables held once,
+        for a machine whose memory is the limit).
     memory_limit : per local worker, e.g. ``"3GB"`` (default: Dask's share
         of the machine's memory); past it a worker spills to disk, and its
         shuffles are on disk (``p2p``).
@@ -109,7 +110,7 @@ def cluster(
     n = workers or P.default_workers()
     local = LocalCluster(
         n_workers=n,
-        threads_per_worker=1,
+        threads_per_worker=max(1, P.default_workers() // n),
         processes=True,
         memory_limit=memory_limit or "auto",
         dashboard_address=None,
