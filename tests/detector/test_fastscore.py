@@ -23,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from detector._forest import Forest, RowLayout
 from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
-from detector.scorer import Detector
+from detector.scorer import REASON_LIST, Detector
 from features import read_dataset
 from features.compute import FeatureFrame, compute_all
 from features.contract import PROXY_TYPES
@@ -74,6 +74,9 @@ def differences(fast: RowScore, row: dict[str, Any]) -> list[str]:
             continue
         if got != row[key]:
             found.append(f"{key} {got!r} != {row[key]!r}")
+    # the reasons themselves: codes, sentences and the values behind them
+    if fast.reasons != row[REASON_LIST]:
+        found.append(f"{REASON_LIST} {fast.reasons!r} != {row[REASON_LIST]!r}")
     return found
 
 
