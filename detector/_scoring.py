@@ -23,7 +23,7 @@ Writers (the scores file, the case store, the API's answer) format these
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -35,6 +35,7 @@ from scipy.special import expit
 from detector.rules import Hit, _plain
 from features import is_missing
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+from features.defs import ALL_FEATURES, value_text
 
 #: the misuse probability is clipped to [_EPS, 1 - _EPS] before its log-odds
 _EPS = 1e-6
@@ -44,10 +45,15 @@ MIN_CONTRIBUTION = 0.05
 
 
 @lru_cache(maxsize=64)
-def _positions(types: tuple[str, ...], among: tuple[str, ...]) -> slice | list[int]:
-    """Where ``types`` sit among ``among``: a slice when they are in a row, in order."""
+def _positions(types: tuple[str, ...], among: tuple[str, ...]) -> slice | NDArray[np.intp]:
+    """Where ``types`` sit among ``among``: a slice when they are in a row, in order.
+
+    Cached, and a slice or an index array, because one dossier's scoring calls
+    it on every request (a list index costs more to apply).
+    """
     at = [among.index(c) for c in types]
-    return slice(at[0], at[-1] + 1) if at == list(range(at[0], at[-1] + 1)) else at
+    in_a_row = at == list(range(at[0], at[-1] + 1))
+    return slice(at[0], at[-1] + 1) if in_a_row else np.array(at, dtype=np.intp)
 
 
 _MISUSE_AT = _positions(MISUSE_TYPES, PROXY_TYPES)  # for shown_type
@@ -224,6 +230,21 @@ def model_reason_features(
     return names
 
 
+@lru_cache(maxsize=4096, typed=True)
+def sentence(feature: str, value: object, typical: object, lang: str) -> str:
+    """A model reason's sentence: the feature's meaning, its value and the typical value.
+
+    Cached: most flagged dossiers repeat a few values.
+    """
+    meta = ALL_FEATURES.get(feature)
+    text = (meta.vi if lang == "vi" else meta.en) if meta else feature
+    shown = value_text(feature, value, lang)
+    usual = value_text(feature, typical, lang)
+    if lang == "vi":
+        return f"{text}: {shown} (thường gặp: {usual})"
+    return f"{text}: {shown} (typical: {usual})"
+
+
 def explain(
     values: Mapping[str, object],
     hits: Sequence[Hit],
@@ -231,7 +252,6 @@ def explain(
     contrib: NDArray[np.float64],
     features: Sequence[str],
     typical: Mapping[str, object],
-    sentence: Callable[[str, object, str], str],
 ) -> tuple[Reason, ...]:
     """The reasons of one flagged dossier, most important first.
 
@@ -245,7 +265,6 @@ def explain(
     contrib : per explanation feature, how much its typical value lowers the risk.
     features : the explanation candidates (``Detector.explain_features_``).
     typical : each feature's typical legitimate value (``Detector.typical_``).
-    sentence : ``(feature, value, lang)`` to the sentence naming the value.
 
     Returns
     -------
@@ -266,13 +285,13 @@ def explain(
         return (PATTERN_REASON,)
     out = [Reason(h.rule_id, h.description_vi, h.description_en, h.evidence) for h in fired]
     for f in named:
-        value = values[f]
+        value, usual = values[f], typical.get(f)
         out.append(
             Reason(
                 f"M.{f}",
-                sentence(f, value, "vi"),
-                sentence(f, value, "en"),
-                {f: _plain(value), "typical": _plain(typical.get(f))},
+                sentence(f, value, usual, "vi"),
+                sentence(f, value, usual, "en"),
+                {f: _plain(value), "typical": _plain(usual)},
             )
         )
     return tuple(out)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from operator import itemgetter
 
 import numpy as np
@@ -52,7 +51,7 @@ from detector._scoring import (
 )
 from detector.model import DOUBT_FROM, INNOCENT
 from detector.rules import Hit
-from detector.scorer import DECLARED_TYPE, Detector
+from detector.scorer import DECLARED_TYPE, REASON_LIST, Detector
 from features import is_missing
 from features.contract import MISUSE_TYPES, PROXY_TYPES
 from features.defs import CATEGORIES
@@ -99,6 +98,7 @@ class RowScore:
             "reasons": self.reason_codes,
             "reasons_vi": self.reasons_vi,
             "reasons_en": self.reasons_en,
+            REASON_LIST: self.reasons,
         }
 
 
@@ -141,8 +141,6 @@ class FastScorer:
         self._cat_missing = [len(d) for d in layout.codes]
         self._explain = [str(f) for f in detector.explain_features_]
         self._typical = detector.typical_
-        # the sentence for a value does not change: most flagged dossiers repeat a few values
-        self._sentence = lru_cache(maxsize=4096, typed=True)(detector._sentence)
         innocent = [n for n in INNOCENT if n in self.columns]
         separate = list(dict.fromkeys(self._explain + innocent))
         self._forest = forest = Forest(trees + types, layout, separate)
@@ -242,10 +240,8 @@ class FastScorer:
                 base = self._risk_one(expit(self._forest.raw(cleared)[:1]), rule_score)
                 _, ablated = self._copies(cleared, [], True, rule_score)
             assert ablated is not None
-            reasons = explain(
-                values, hits, proxy_type, base - ablated, self._explain, self._typical,
-                self._sentence,
-            )  # fmt: skip
+            contrib = base - ablated
+            reasons = explain(values, hits, proxy_type, contrib, self._explain, self._typical)
         return RowScore(
             risk, proxy_type, flagged, dict(zip(_P.values(), probs[0].tolist(), strict=True)),
             reasons, data_gaps or "",

@@ -18,8 +18,6 @@ which :mod:`detector.fastscore` calls too.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -29,7 +27,6 @@ from detector._scoring import NO_REASONS, Reason, explain, joined, row_values
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
-from features.defs import ALL_FEATURES, value_text
 
 #: how many features the model's explanation tries
 EXPLAIN_CANDIDATES = 10
@@ -231,20 +228,9 @@ class Detector(BaseEstimator):
         values = row_values(Xf[list(dict.fromkeys(shown))])
         fired = hits.iloc[rows][[r.id for r in ranked]].to_numpy(bool)
         types = out["proxy_type"].to_numpy()[rows]
-        # the sentence for a value does not change: most flagged dossiers repeat a few values
-        sentence = lru_cache(maxsize=4096, typed=True)(self._sentence)
         for k, i in enumerate(rows):
             row_hits = [r.hit(values[k]) for r, f in zip(ranked, fired[k], strict=True) if f]
             reasons[i] = explain(
-                values[k], row_hits, str(types[k]), contrib[k], features, self.typical_, sentence
+                values[k], row_hits, str(types[k]), contrib[k], features, self.typical_
             )
         return reasons
-
-    def _sentence(self, feature: str, value: object, lang: str) -> str:
-        meta = ALL_FEATURES.get(feature)
-        text = (meta.vi if lang == "vi" else meta.en) if meta else feature
-        shown = value_text(feature, value, lang)
-        typical = value_text(feature, self.typical_.get(feature), lang)
-        if lang == "vi":
-            return f"{text}: {shown} (thường gặp: {typical})"
-        return f"{text}: {shown} (typical: {typical})"
