@@ -6,7 +6,8 @@
 (the scorer's own :class:`~detector._scoring.Reason` objects, the
 ``reason_list`` column: nothing is scored again), the data gaps, the class
 probabilities, and the evidence subgraph with the links the reasons point at
-marked suspicious and every personal value pseudonymised. It also loads the unit × month and officer × month figures of
+marked suspicious and every personal value pseudonymised. It also loads the
+unit × month and officer × month figures of
 :func:`detector.batch.unit_report` for the dashboard.
 
 Flagged cases are then grouped into actor cases (:mod:`service.cases.actors`):

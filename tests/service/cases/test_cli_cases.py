@@ -90,9 +90,8 @@ def test_score_to_db_then_user_add_then_train_from_the_verdicts(
     codes = flagged.set_index("dossier_id")["reasons"]
     store = CaseStore(url)
     with store.session() as s:
-        held = dict(
-            s.execute(sa.select(Case.dossier_id, Case.reasons).where(Case.chosen_by == "queue"))
-        )
+        query = sa.select(Case.dossier_id, Case.reasons).where(Case.chosen_by == "queue")
+        held = {dossier_id: reasons for dossier_id, reasons in s.execute(query)}
     store.dispose()
     assert {
         d: ";".join(r["code"] for r in reasons) for d, reasons in held.items()
