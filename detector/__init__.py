@@ -16,6 +16,7 @@ _EXPORTS = {
     "dossier_cases": "detector.actors",
     "rank_cases": "detector.actors",
     "MisuseModel": "detector.model",
+    "Reason": "detector._scoring",
     "RuleSet": "detector.rules",
     "RuleError": "detector.rules",
     "load_rules": "detector.rules",

@@ -13,13 +13,14 @@ step of the frame path:
   and their score as the product of ``1 - weight`` in rule-file order, the
   order :meth:`RuleSet.score <detector.rules.RuleSet.score>` multiplies in;
 - the three gradient-boosted models compiled by :mod:`detector._forest`
-  (identical raw predictions, bit for bit), their links (``expit``, softmax)
-  and the stacking calibrator as scikit-learn computes them;
+  (identical raw predictions, bit for bit) and their links (``expit``,
+  softmax) as scikit-learn computes them;
+- the calibrated risk, the type probabilities, the type shown and the reasons
+  through the frame path's own code, :mod:`detector._scoring`, on one row;
 - the benefit of the doubt (:data:`~detector.model.INNOCENT`) and the
   explanation by ablation, both as a swap of the changed columns' part of
   each tree's evaluation instead of a second pass over the trees;
-- the offline path (:data:`~detector.scorer.DECLARED_TYPE`), the type shown,
-  and the reasons with their sentences.
+- the offline path (:data:`~detector.scorer.DECLARED_TYPE`).
 
 ``tests/detector/test_fastscore.py`` checks every row of the test province, at
 both moments, against ``score_frame``.
@@ -29,8 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
@@ -40,31 +40,25 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from detector._forest import Forest, RowLayout
-from detector.model import _EPS, DOUBT_FROM, INNOCENT
-from detector.rules import Hit, _plain
-from detector.scorer import DECLARED_TYPE, PATTERN_REASON, Detector, model_reason_features
+from detector._scoring import (
+    GroupProba,
+    Reason,
+    calibrated_risk,
+    explain,
+    joined,
+    shown_type,
+    type_probabilities,
+)
+from detector.model import DOUBT_FROM, INNOCENT
+from detector.rules import Hit
+from detector.scorer import DECLARED_TYPE, REASON_LIST, Detector
 from features import is_missing
-from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+from features.contract import MISUSE_TYPES, PROXY_TYPES
 from features.defs import CATEGORIES
 
 __all__ = ["FastScorer", "Reason", "RowScore"]
 
 _P = {c: f"p_{c}" for c in PROXY_TYPES}  # the probability columns of score_frame
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One reason a dossier was flagged, in both languages, with the values behind it.
-
-    ``code`` is a rule id or ``M.<feature>`` (``M.pattern`` when nothing
-    stands out); ``evidence`` holds the rule's evidence features, or the
-    feature's value and its ``"typical"`` legitimate value (missing as None).
-    """
-
-    code: str
-    vi: str
-    en: str
-    evidence: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,23 +69,23 @@ class RowScore:
     proxy_type: str
     flagged: bool
     probabilities: dict[str, float]  # p_<proxy_type>, the six of them
-    reasons: list[Reason]
+    reasons: tuple[Reason, ...]  # the reason_list column
     data_gaps: str = ""
 
     @property
     def reason_codes(self) -> str:
         """The ``reasons`` column of ``score_frame``: codes joined by ``;``."""
-        return ";".join(r.code for r in self.reasons)
+        return joined(self.reasons)[0]
 
     @property
     def reasons_vi(self) -> str:
         """The ``reasons_vi`` column: sentences joined by `` | ``."""
-        return " | ".join(r.vi for r in self.reasons)
+        return joined(self.reasons)[1]
 
     @property
     def reasons_en(self) -> str:
         """The ``reasons_en`` column: sentences joined by `` | ``."""
-        return " | ".join(r.en for r in self.reasons)
+        return joined(self.reasons)[2]
 
     def as_row(self) -> dict[str, object]:
         """The row as ``score_frame`` writes it, under its column names."""
@@ -104,6 +98,7 @@ class RowScore:
             "reasons": self.reason_codes,
             "reasons_vi": self.reasons_vi,
             "reasons_en": self.reasons_en,
+            REASON_LIST: self.reasons,
         }
 
 
@@ -146,8 +141,6 @@ class FastScorer:
         self._cat_missing = [len(d) for d in layout.codes]
         self._explain = [str(f) for f in detector.explain_features_]
         self._typical = detector.typical_
-        # the sentence for a value does not change: most flagged dossiers repeat a few values
-        self._sentence = lru_cache(maxsize=4096, typed=True)(detector._sentence)
         innocent = [n for n in INNOCENT if n in self.columns]
         separate = list(dict.fromkeys(self._explain + innocent))
         self._forest = forest = Forest(trees + types, layout, separate)
@@ -162,23 +155,19 @@ class FastScorer:
         cal = model.calibrator_
         if cal.coef_.shape != (1, 2) or len(cal.classes_) != 2:
             raise ValueError("the calibrator is not a binary logistic regression on two inputs")
-        self._coef_t, self._intercept = cal.coef_.T, cal.intercept_
-        self._b = float(cal.intercept_[0])
-        # types: per group, the columns its model's classes go to, and where its raw values are
-        self._types: list[tuple[list[str], int, slice]] = []
-        for t in (model.misuse_types_, model.legit_types_):  # MisuseModel._within
+        self._coef_t, self._b = cal.coef_.T, float(cal.intercept_[0])
+        # types: per group (misuse, legitimate), its model's classes (or its one type), how
+        # many, and where the model's raw values are
+        self._types: list[tuple[tuple[str, ...], int, slice]] = []
+        for t in (model.misuse_types_, model.legit_types_):
             if isinstance(t, str):  # one type only: it takes the group's whole share
-                self._types.append(([_P[t]], 0, slice(0)))
+                self._types.append(((t,), 0, slice(0)))
                 continue
             m = 1 + types.index(t)
             first = block_of[(m, 0)]  # a model's blocks are consecutive, class by class
-            self._types.append(
-                (
-                    [_P[c] for c in t.classes_],
-                    len(t.classes_),
-                    slice(first, first + t.n_trees_per_iteration_),
-                )
-            )
+            where = slice(first, first + t.n_trees_per_iteration_)
+            classes = tuple(str(c) for c in t.classes_)
+            self._types.append((classes, len(classes), where))
         self._n_expit = 1 + max((b.start for _, n, b in self._types if n == 2), default=0)
         # benefit of the doubt: which values are gaps, and the trees' part for the innocent reading
         self._doubt = bool(model.benefit_of_doubt)
@@ -229,8 +218,8 @@ class FastScorer:
         if online:
             cleared = self._forest.cleared(x, codes)
             raw = self._forest.raw(cleared)
-            linked = expit(raw[: self._n_expit]).tolist()  # misuse trees, a binary type model
-            base = risk = self._risk_one(linked[0], rule_score)
+            linked = expit(raw[: self._n_expit])  # misuse trees, a binary type model
+            base = risk = self._risk_one(linked[:1], rule_score)
             gaps = self._gaps(values) if self._doubt and base >= DOUBT_FROM else []
             # the explanation's copies go with the innocent reading when a flag is likely
             if gaps or base >= self.threshold:
@@ -241,20 +230,22 @@ class FastScorer:
         else:  # desk and postal filings: no account to misuse; the declared relation tells the type
             risk = 0.0
             declared = DECLARED_TYPE.get(values["declared_relation"], "self")  # type: ignore[call-overload]
-            probs = {_P[c]: float(c == declared) for c in PROXY_TYPES}
+            probs = np.array([[float(c == declared) for c in PROXY_TYPES]])
         flagged = risk >= self.threshold
-        group = MISUSE_TYPES if flagged else LEGITIMATE_TYPES
-        p = [probs[_P[c]] for c in group]
-        proxy_type = group[p.index(max(p))]  # the first of equals, as argmax
-        reasons: list[Reason] = []
+        proxy_type = str(shown_type(probs, np.array([flagged]))[0])
+        reasons: tuple[Reason, ...] = ()
         if flagged:
             if not online:  # a threshold of 0: score_frame explains even these by the model
                 cleared = self._forest.cleared(x, codes)
-                base = self._risk_one(float(expit(self._forest.raw(cleared)[0])), rule_score)
+                base = self._risk_one(expit(self._forest.raw(cleared)[:1]), rule_score)
                 _, ablated = self._copies(cleared, [], True, rule_score)
             assert ablated is not None
-            reasons = self._reasons(values, hits, proxy_type, base - ablated)
-        return RowScore(risk, proxy_type, flagged, probs, reasons, data_gaps or "")
+            contrib = base - ablated
+            reasons = explain(values, hits, proxy_type, contrib, self._explain, self._typical)
+        return RowScore(
+            risk, proxy_type, flagged, dict(zip(_P.values(), probs[0].tolist(), strict=True)),
+            reasons, data_gaps or "",
+        )  # fmt: skip
 
     def _copies(
         self,
@@ -330,28 +321,12 @@ class FastScorer:
         return float(1.0 - factors.prod(axis=1)[0])
 
     def _risk(self, raw: NDArray[np.float64], rule_score: float) -> NDArray[np.float64]:
-        """``MisuseModel._risk`` from the misuse trees' raw predictions, one per row.
+        """The calibrated risk from the misuse trees' raw predictions, one per row."""
+        return calibrated_risk(expit(raw), rule_score, self._coef_t, self._b)
 
-        ``model._logit`` with its clip as a max and a min (the same numbers, faster).
-        """
-        n = len(raw)
-        p = np.minimum(np.maximum(expit(raw), _EPS), 1 - _EPS)
-        z = np.empty((max(n, 2), 2))  # one row goes through BLAS's other kernel: two at least
-        z[:n, 0] = np.log(p / (1 - p))
-        z[n:, 0] = z[0, 0]
-        z[:, 1] = rule_score
-        return np.asarray(expit((z @ self._coef_t)[:n, 0] + self._intercept[0]), np.float64)
-
-    def _risk_one(self, p: float, rule_score: float) -> float:
-        """:meth:`_risk` of one row, from ``expit`` of its raw prediction, on Python floats.
-
-        Arithmetic on floats rounds as numpy's does; the log stays numpy's (libm's
-        rounds differently), and the product still goes through two rows.
-        """
-        p = min(max(p, _EPS), 1 - _EPS)
-        logit = np.log(p / (1 - p))
-        z = np.array(((logit, rule_score), (logit, rule_score)))
-        return float(expit(float((z @ self._coef_t)[0, 0]) + self._b))
+    def _risk_one(self, p: NDArray[np.float64], rule_score: float) -> float:
+        """The calibrated risk of the row, from ``expit`` of its raw prediction (one value)."""
+        return float(calibrated_risk(p, rule_score, self._coef_t, self._b)[0])
 
     def _gaps(self, values: Mapping[str, object]) -> list[int]:
         """The trees' groups of the features whose value is a data gap (``MisuseModel._gap_mask``)."""
@@ -362,60 +337,26 @@ class FastScorer:
         ]
 
     def _probabilities(
-        self, raw: NDArray[np.float64], linked: list[float], risk: float
-    ) -> dict[str, float]:
-        """``MisuseModel._proba``: the risk shared among misuse types, the rest among legitimate ones.
+        self, raw: NDArray[np.float64], linked: NDArray[np.float64], risk: float
+    ) -> NDArray[np.float64]:
+        """The six class probabilities (PROXY_TYPES order, one row), as ``MisuseModel._proba``.
 
-        ``linked`` is ``expit`` of the first raw predictions, which covers a binary type model.
+        Each type model's ``predict_proba`` is its link of the raw predictions
+        (``linked`` is ``expit`` of the first ones, which covers a binary type
+        model); :mod:`detector._scoring` does the rest.
         """
-        out = dict.fromkeys(_P.values(), 0.0)
-        for (keys, n, where), share in zip(self._types, (risk, 1 - risk), strict=True):
-            if n == 0:  # 1.0 of the share
-                out[keys[0]] = share
-            elif n == 2:  # binary: HalfBinomialLoss.predict_proba
+        groups: list[GroupProba] = []
+        for classes, n, where in self._types:
+            proba = None
+            if n == 2:  # binary: HalfBinomialLoss.predict_proba
                 p1 = linked[where.start]
-                out[keys[0]], out[keys[1]] = (1 - p1) * share, p1 * share
-            else:  # sklearn.utils.extmath.softmax, on one row
+                proba = np.array([[1 - p1, p1]])
+            elif n:  # sklearn.utils.extmath.softmax, on one row
                 r = raw[where]
                 z = np.exp(r - max(r.tolist()))
-                total = float(z.sum())
-                for key, p in zip(keys, z.tolist(), strict=True):
-                    out[key] = p / total * share
-        return out
-
-    # ---------------------------------------------------------------- reasons
-    def _reasons(
-        self,
-        values: Mapping[str, object],
-        hits: list[Hit],
-        shown_type: str,
-        contrib: NDArray[np.float64],
-    ) -> list[Reason]:
-        """``Detector._reasons`` for one flagged dossier; ``contrib`` per explanation feature."""
-        fired = [h for h in hits if h.proxy_type in MISUSE_TYPES]  # heaviest first
-        fired.sort(key=lambda h: h.proxy_type != shown_type)
-        features = self._explain
-        model_feats = (
-            model_reason_features(
-                contrib, [values[f] for f in features], features, rules_fired=bool(fired)
-            )
-            if features
-            else []
-        )
-        if not fired and not model_feats:
-            return [Reason(*PATTERN_REASON)]
-        out = [Reason(h.rule_id, h.description_vi, h.description_en, h.evidence) for h in fired]
-        for f in model_feats:
-            value, typical = values[f], self._typical.get(f)
-            out.append(
-                Reason(
-                    f"M.{f}",
-                    self._sentence(f, value, "vi"),
-                    self._sentence(f, value, "en"),
-                    {f: _plain(value), "typical": _plain(typical)},
-                )
-            )
-        return out
+                proba = (z / float(z.sum()))[None]
+            groups.append((classes, proba))
+        return type_probabilities(np.array([risk]), groups[0], groups[1])
 
     def _ablation_rows(
         self, parts: NDArray[np.uint32] | NDArray[np.uint64]

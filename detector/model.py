@@ -48,10 +48,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
+from detector._scoring import (
+    calibrated_risk,
+    misuse_logit,
+    shown_type,
+    type_probabilities,
+)
+from features.contract import MISUSE_TYPES, PROXY_TYPES
 from features.defs import ALL_FEATURES
-
-_EPS = 1e-6
 
 #: features whose unknown value comes from missing data, and the innocent value tried instead
 #: (declared with each feature, ``innocent=``). Structural unknowns (a living owner's "days
@@ -88,11 +92,6 @@ def _without_empty_columns(X: pd.DataFrame) -> pd.DataFrame:
     out = X.copy()
     out[empty] = 0.0
     return out
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
 
 
 class MisuseModel(ClassifierMixin, BaseEstimator):
@@ -266,7 +265,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         early = self._fit_trees(Xa, ya, wa, rng)
         # 2. stacking calibrator on the later part, without the labels its trees contradict
         p_cal = early[0].predict_proba(Xl.iloc[cal_idx])[:, 1]
-        features_cal = np.c_[_logit(p_cal), rs[cal_idx]]
+        features_cal = np.c_[misuse_logit(p_cal), rs[cal_idx]]
         trusted = np.ones(len(cal_idx), bool)
         if self.prune_noise:
             trusted = ~_contradicted(p_cal, target, cuts)
@@ -344,30 +343,21 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _risk(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
+        """The calibrated risk of each row (:func:`detector._scoring.calibrated_risk`)."""
         p = self.trees_.predict_proba(X[self.feature_names_in_])[:, 1]
-        return self.calibrator_.predict_proba(np.c_[_logit(p), rule_score])[:, 1]
-
-    @staticmethod
-    def _within(model: Any, X: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
-        """Type probabilities within a group, in ``classes`` order."""
-        out = np.zeros((len(X), len(classes)))
-        if isinstance(model, str):
-            out[:, classes.index(model)] = 1.0
-            return out
-        proba = model.predict_proba(X)
-        for j, c in enumerate(model.classes_):
-            out[:, classes.index(c)] = proba[:, j]
-        return out
+        cal = self.calibrator_
+        return calibrated_risk(p, rule_score, cal.coef_.T, float(cal.intercept_[0]))
 
     def _proba(self, X: pd.DataFrame, risk: np.ndarray) -> np.ndarray:
-        """Six class probabilities: the risk shared among misuse types, the rest among legitimate ones."""
+        """Six class probabilities (:func:`detector._scoring.type_probabilities`)."""
         Xf = X[self.feature_names_in_]
-        pm = self._within(self.misuse_types_, Xf, MISUSE_TYPES) * risk[:, None]
-        pl = self._within(self.legit_types_, Xf, LEGITIMATE_TYPES) * (1 - risk)[:, None]
-        both = dict(zip(MISUSE_TYPES, pm.T, strict=True)) | dict(
-            zip(LEGITIMATE_TYPES, pl.T, strict=True)
+        misuse, legit = (
+            ((model,), None)
+            if isinstance(model, str)  # the group held one type in training
+            else (tuple(str(c) for c in model.classes_), model.predict_proba(Xf))
+            for model in (self.misuse_types_, self.legit_types_)
         )
-        return np.column_stack([both[c] for c in PROXY_TYPES])
+        return type_probabilities(risk, misuse, legit)
 
     def risk_without_doubt(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
         """The calibrated risk as the features say, without the benefit of the doubt (for explanations)."""
@@ -471,15 +461,8 @@ def _noise_estimate(y: pd.Series, suspect: np.ndarray, judged: bool) -> dict[str
 
 
 def predicted_type(probs: pd.DataFrame, flagged: np.ndarray) -> np.ndarray:
-    """The proxy_type to show: the likelier misuse type when flagged, else the likelier legitimate one.
+    """The proxy_type to show for each row of a frame with the ``p_<proxy_type>`` columns.
 
-    Keeps the flag and the type consistent: a flagged dossier is never called
-    ``self``, an unflagged one never ``identity_misuse``.
+    See :func:`detector._scoring.shown_type`.
     """
-    mis = probs[[f"p_{c}" for c in MISUSE_TYPES]].to_numpy()
-    leg = probs[[f"p_{c}" for c in LEGITIMATE_TYPES]].to_numpy()
-    return np.where(
-        flagged,
-        np.array(MISUSE_TYPES)[mis.argmax(axis=1)],
-        np.array(LEGITIMATE_TYPES)[leg.argmax(axis=1)],
-    )
+    return shown_type(probs[[f"p_{c}" for c in PROXY_TYPES]].to_numpy(float), flagged)

@@ -304,10 +304,7 @@ def answer_json(s: Scored, model_version: str, threshold: float) -> dict[str, An
         "flagged": sc.flagged,
         "threshold": threshold,
         "probabilities": {c: sc.probabilities[f"p_{c}"] for c in PROXY_TYPES},
-        "reasons": [
-            {"code": r.code, "vi": r.vi, "en": r.en, "evidence": _plain(r.evidence)}
-            for r in sc.reasons
-        ],
+        "reasons": [r.as_dict() | {"evidence": _plain(r.evidence)} for r in sc.reasons],
         "data_gaps": s.data_gaps,
         "input_findings": [
             {"code": i.code, "column": i.column, "count": i.n} for i in s.findings if i.n

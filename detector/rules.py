@@ -111,6 +111,20 @@ class Rule:
         """Every feature the rule reads or shows, in order."""
         return tuple(dict.fromkeys((*self.expression.names, *self.evidence)))
 
+    def hit(self, features: Mapping[str, object]) -> Hit:
+        """This rule as fired on one dossier, with the values of its evidence features.
+
+        A feature absent from ``features`` shows as missing (None).
+        """
+        return Hit(
+            rule_id=self.id,
+            proxy_type=self.proxy_type,
+            weight=self.weight,
+            description_vi=self.description_vi,
+            description_en=self.description_en,
+            evidence={n: _plain(features.get(n)) for n in self.evidence},
+        )
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rule:
         """A rule from one entry of a rule file, refusing missing and unknown keys."""
@@ -347,18 +361,7 @@ class RuleSet(TransformerMixin, BaseEstimator):
         """
         if "ranked_rules_" not in self.__dict__:  # check_is_fitted, at a per-request cost
             check_is_fitted(self)
-        return [
-            Hit(
-                rule_id=r.id,
-                proxy_type=r.proxy_type,
-                weight=r.weight,
-                description_vi=r.description_vi,
-                description_en=r.description_en,
-                evidence={n: _plain(features.get(n)) for n in r.evidence},
-            )
-            for r in self.ranked_rules_
-            if r.expression.evaluate_one(features)
-        ]
+        return [r.hit(features) for r in self.ranked_rules_ if r.expression.evaluate_one(features)]
 
     def score(self, X: pd.DataFrame) -> pd.Series:
         """The rules' misuse score per row, in [0, 1]: noisy-OR over the weights of hits.

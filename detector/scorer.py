@@ -9,33 +9,29 @@ Reasons, most important first: the rules that fired (by weight), then the
 model's strongest contributions: a feature contributes when replacing its
 value by the value typical of legitimate dossiers lowers the risk. Data gaps
 are listed apart and never raise the score (see :mod:`detector.model`).
+Each reason is a :class:`~detector._scoring.Reason` (code, sentences, the
+values behind it) in the ``reason_list`` column; the scores file's
+``reasons``, ``reasons_vi`` and ``reasons_en`` are those joined. The risk,
+the type probabilities and the reasons come from :mod:`detector._scoring`,
+which :mod:`detector.fastscore` calls too.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from detector._scoring import NO_REASONS, Reason, explain, joined, row_values
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
-from features import is_missing
 from features.contract import LEGITIMATE_TYPES, MISUSE_TYPES, PROXY_TYPES
-from features.defs import ALL_FEATURES, value_text
 
-#: how many features the model's explanation tries, and how many it reports
+#: how many features the model's explanation tries
 EXPLAIN_CANDIDATES = 10
-EXPLAIN_TOP = 3
-MIN_CONTRIBUTION = 0.05
-#: when no rule fired and no single feature stands out, the combination does
-PATTERN_REASON = (
-    "M.pattern",
-    "Tổ hợp các đặc điểm của hồ sơ giống các trường hợp sai phạm đã được xác minh",
-    "The combination of this dossier's features resembles verified misuse",
-)
+#: the column of :meth:`Detector.score_frame` with each dossier's reasons as Reason objects
+REASON_LIST = "reason_list"
 
 
 #: the lowest threshold a precision target may set: a flagged dossier is likelier misuse than not
@@ -51,36 +47,6 @@ DECLARED_TYPE = {
     "authorized": "authorized",
     "legal_rep": "authorized",
 }
-
-
-def model_reason_features(
-    contrib: np.ndarray, values: Sequence[object], features: Sequence[str], rules_fired: bool
-) -> list[str]:
-    """The features the model's explanation names for one flagged dossier, strongest first.
-
-    Parameters
-    ----------
-    contrib : per feature, how much the risk drops when it takes its typical value.
-    values : the dossier's values of ``features``.
-    features : the explanation candidates (``Detector.explain_features_``).
-    rules_fired : whether a misuse rule already explains the flag.
-
-    Notes
-    -----
-    At most ``EXPLAIN_TOP`` features that lower the risk by ``MIN_CONTRIBUTION``
-    or more; a missing or "unknown" value is a data gap, never a reason. A flag
-    always comes with a reason: when no rule fired and no feature qualifies,
-    the strongest one that lowers the risk at all is named. Shared by
-    :meth:`Detector.score_frame` and :mod:`detector.fastscore`.
-    """
-    known = [not is_missing(v) and v != "unknown" for v in values]
-    ranked = np.argsort(-contrib)
-    order = [j for j in ranked if known[j] and contrib[j] >= MIN_CONTRIBUTION]
-    names = [features[j] for j in order[:EXPLAIN_TOP]]
-    if not rules_fired and not names:
-        weaker = [j for j in ranked if known[j] and contrib[j] > 0]
-        names = [features[j] for j in weaker[:1]]
-    return names
 
 
 def usable_rules(rules: list[Rule], columns: pd.Index) -> list[Rule]:
@@ -209,10 +175,12 @@ class Detector(BaseEstimator):
     def score_frame(self, X: pd.DataFrame, data_gaps: pd.Series | None = None) -> pd.DataFrame:
         """Score every row of a feature frame.
 
-        Returns a frame on ``X``'s index with ``risk_score``, ``proxy_type``,
-        ``flagged``, ``reasons`` (codes, most important first; empty when not
-        flagged), ``reasons_vi``, ``reasons_en``, ``data_gaps`` and the class
-        probabilities ``p_<proxy_type>``.
+        Returns a frame on ``X``'s index with ``risk_score``, the class
+        probabilities ``p_<proxy_type>``, ``flagged``, ``proxy_type``,
+        ``data_gaps``, ``reasons`` (codes, most important first; empty when not
+        flagged), ``reasons_vi``, ``reasons_en`` and :data:`REASON_LIST`: the
+        reasons as a tuple of :class:`~detector._scoring.Reason` (code,
+        sentences, evidence values), of which the three before are the joins.
         """
         check_is_fitted(self, "model_")
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
@@ -236,60 +204,33 @@ class Detector(BaseEstimator):
         out["flagged"] = out["risk_score"] >= self.threshold_
         out["proxy_type"] = predicted_type(out, out["flagged"].to_numpy())
         out["data_gaps"] = data_gaps.reindex(X.index).fillna("") if data_gaps is not None else ""
-        codes, vi, en = self._reasons(X, hits, rule_score, out)
-        out["reasons"], out["reasons_vi"], out["reasons_en"] = codes, vi, en
+        reasons = self._reasons(X, hits, rule_score, out)
+        texts = np.full((len(X), 3), "", dtype=object)
+        for i in np.flatnonzero(out["flagged"].to_numpy()):
+            texts[i] = joined(reasons[i])
+        out["reasons"], out["reasons_vi"], out["reasons_en"] = texts.T
+        out[REASON_LIST] = pd.Series(reasons, index=X.index, dtype=object)
         return out
 
     def _reasons(
         self, X: pd.DataFrame, hits: pd.DataFrame, rule_score: pd.Series, out: pd.DataFrame
-    ) -> tuple[pd.Series, pd.Series, pd.Series]:
-        flagged = out["flagged"].to_numpy()
-        codes = pd.Series("", index=X.index, dtype=object)
-        vi = pd.Series("", index=X.index, dtype=object)
-        en = pd.Series("", index=X.index, dtype=object)
-        if not flagged.any():
-            return codes, vi, en
-        rows = np.flatnonzero(flagged)
-        by_weight = sorted(self.rules_, key=lambda r: -r.weight)
-        Xf, rs = X.iloc[rows], rule_score.iloc[rows].to_numpy()
-        contrib = self._ablate(Xf, rs, list(self.explain_features_))
-        hit_arr = hits.iloc[rows]
+    ) -> list[tuple[Reason, ...]]:
+        """Each row's reasons (:func:`detector._scoring.explain`); none when not flagged."""
+        reasons = [NO_REASONS] * len(X)
+        rows = np.flatnonzero(out["flagged"].to_numpy())
+        if not len(rows):
+            return reasons
+        features = [str(f) for f in self.explain_features_]
+        ranked = self.ruleset_.ranked_rules_
+        Xf = X.iloc[rows]
+        contrib = self._ablate(Xf, rule_score.iloc[rows].to_numpy(), features)
+        shown = [*features, *(n for r in ranked for n in r.evidence)]
+        values = row_values(Xf[list(dict.fromkeys(shown))])
+        fired = hits.iloc[rows][[r.id for r in ranked]].to_numpy(bool)
+        types = out["proxy_type"].to_numpy()[rows]
         for k, i in enumerate(rows):
-            fired = [
-                r
-                for r in by_weight
-                if hit_arr.iat[k, hit_arr.columns.get_loc(r.id)] and r.proxy_type in MISUSE_TYPES
-            ]
-            # the reasons for the type shown come first, then the others, each by weight
-            shown_type = str(out["proxy_type"].iat[i])
-            fired.sort(key=lambda r: r.proxy_type != shown_type)
-            # a missing value is a data gap, never a reason
-            values = [Xf.iat[k, Xf.columns.get_loc(f)] for f in self.explain_features_]
-            model_feats = model_reason_features(
-                contrib[k], values, self.explain_features_, rules_fired=bool(fired)
+            row_hits = [r.hit(values[k]) for r, f in zip(ranked, fired[k], strict=True) if f]
+            reasons[i] = explain(
+                values[k], row_hits, str(types[k]), contrib[k], features, self.typical_
             )
-            if not fired and not model_feats:
-                codes.iat[i], vi.iat[i], en.iat[i] = PATTERN_REASON
-                continue
-            row_codes = [r.id for r in fired] + [f"M.{f}" for f in model_feats]
-            row_vi = [r.description_vi for r in fired] + [
-                self._sentence(f, X.iat[i, X.columns.get_loc(f)], "vi") for f in model_feats
-            ]
-            row_en = [r.description_en for r in fired] + [
-                self._sentence(f, X.iat[i, X.columns.get_loc(f)], "en") for f in model_feats
-            ]
-            codes.iat[i], vi.iat[i], en.iat[i] = (
-                ";".join(row_codes),
-                " | ".join(row_vi),
-                " | ".join(row_en),
-            )
-        return codes, vi, en
-
-    def _sentence(self, feature: str, value: object, lang: str) -> str:
-        meta = ALL_FEATURES.get(feature)
-        text = (meta.vi if lang == "vi" else meta.en) if meta else feature
-        shown = value_text(feature, value, lang)
-        typical = value_text(feature, self.typical_.get(feature), lang)
-        if lang == "vi":
-            return f"{text}: {shown} (thường gặp: {typical})"
-        return f"{text}: {shown} (typical: {typical})"
+        return reasons

@@ -2,10 +2,12 @@
 
 :func:`load_batch` turns each flagged row of
 :func:`detector.batch.score_dataset` into a case: the dossier's own fields
-(and its account's holder), the reasons with the feature values behind them,
-the data gaps, the class probabilities, and the evidence subgraph with the
-links the reasons point at marked suspicious and every personal value
-pseudonymised. It also loads the unit × month and officer × month figures of
+(and its account's holder), the reasons with the feature values behind them
+(the scorer's own :class:`~detector._scoring.Reason` objects, the
+``reason_list`` column: nothing is scored again), the data gaps, the class
+probabilities, and the evidence subgraph with the links the reasons point at
+marked suspicious and every personal value pseudonymised. It also loads the
+unit × month and officer × month figures of
 :func:`detector.batch.unit_report` for the dashboard.
 
 Flagged cases are then grouped into actor cases (:mod:`service.cases.actors`):
@@ -21,7 +23,6 @@ never touched.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
@@ -35,12 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from detector.actors import actor_cases
-from detector.artifacts import load
+from detector.artifacts import ModelError, load_card
 from detector.batch import unit_report
 from detector.explore import EXPLORE_SHARE, exploration_count, explore, interleave
-from detector.fastscore import FastScorer, Reason
+from detector.scorer import REASON_LIST
 from features import Dataset, EntityIndex, evidence_subgraph, mark, to_json
-from features.compute import FeatureFrame, compute_features
 from features.contract import LOCAL_TZ, PROXY_TYPES
 from features.errors import UsageError
 from service.cases import audit
@@ -70,7 +70,7 @@ DOSSIER_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 #: flagged dossiers turned into cases per transaction
 CHUNK = 500
-_NEEDED = ("dossier_id", "risk_score", "proxy_type", "flagged", "reasons", "data_gaps")
+_NEEDED = ("dossier_id", "risk_score", "proxy_type", "flagged", "data_gaps")
 
 
 @dataclass
@@ -106,44 +106,6 @@ def _dossier_fields(ds: Dataset, ids: pd.Index) -> pd.DataFrame:
     return d
 
 
-def _feature_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Feature rows as :class:`FastScorer` reads them: floats (NaN unknown), str for categories."""
-    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    plain = frame.astype({c: object for c in cats}).astype(
-        {c: float for c in frame.columns if c not in cats}
-    )
-    return [
-        {k: (math.nan if v is None else v) for k, v in row.items()}
-        for row in plain.to_dict("records")
-    ]
-
-
-def _reasons(codes: str, vi: str, en: str, fast: list[Reason]) -> list[dict[str, Any]]:
-    """The scored row's reasons, each with the evidence the compiled scorer found for it.
-
-    The scores file is the record; the compiled scorer (bit-for-bit the same
-    model) adds the values behind each reason. Should the two ever disagree
-    on a code, the code keeps its sentences and gets no evidence.
-    """
-    code_list = [c for c in str(codes or "").split(";") if c]
-    vis, ens = str(vi or "").split(" | "), str(en or "").split(" | ")
-    if len(vis) != len(code_list) or len(ens) != len(code_list):
-        vis = ens = [""] * len(code_list)
-    found = {r.code: r for r in fast}
-    out = []
-    for code, v, e in zip(code_list, vis, ens, strict=True):
-        r = found.get(code)
-        out.append(
-            {
-                "code": code,
-                "vi": v or (r.vi if r else ""),
-                "en": e or (r.en if r else ""),
-                "evidence": json_safe(dict(r.evidence)) if r else {},
-            }
-        )
-    return out
-
-
 def _month(ts: object) -> str:
     if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
         return ""
@@ -153,8 +115,6 @@ def _month(ts: object) -> str:
 def _case_rows(
     chunk: pd.DataFrame,
     fields: pd.DataFrame,
-    feats: FeatureFrame,
-    fast: FastScorer,
     index: EntityIndex,
     *,
     at: str,
@@ -162,16 +122,12 @@ def _case_rows(
     model_version: str,
 ) -> list[dict[str, Any]]:
     """The case columns of a chunk of flagged rows (everything but the case's own state)."""
-    ids = chunk["dossier_id"].astype(str)
-    rows = _feature_rows(feats.frame.loc[ids.to_numpy()])
     moment: str | None = "submission" if at == "submission" else None
     out = []
-    for (_, r), values in zip(chunk.iterrows(), rows, strict=True):
+    for _, r in chunk.iterrows():
         dossier_id = str(r["dossier_id"])
         f = fields.loc[dossier_id]
-        scored = fast.score(values, str(r["data_gaps"] or ""))
-        reasons = _reasons(r["reasons"], r.get("reasons_vi", ""), r.get("reasons_en", ""),
-                           scored.reasons)  # fmt: skip
+        reasons = [json_safe(reason.as_dict()) for reason in r[REASON_LIST]]
         graph = evidence_subgraph(index, dossier_id, at=moment, max_related=MAX_RELATED)
         marked = mark(graph, suspicious_edges(graph, reasons), strict=False)
         submitted = f["submitted_at"]
@@ -338,6 +294,24 @@ def _group_by_actor(
         return int(place_in_actors(s, grouping)["actors"])
 
 
+def _scored_by(model_dir: str | Path, at: str) -> tuple[float, str]:
+    """The threshold of the moment and the model version, from the model folder's card.
+
+    Raises
+    ------
+    ModelError
+        No card, or one without a threshold for ``at``.
+    """
+    card = load_card(model_dir)
+    try:
+        return float(card["moments"][at]["threshold"]), str(card["model_version"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{model_dir}: the model card has no threshold for --at {at} or no model_version; "
+            "retrain the model"
+        ) from exc
+
+
 def load_batch(
     store: CaseStore,
     ds: Dataset,
@@ -347,7 +321,6 @@ def load_batch(
     at: str,
     secret: bytes,
     progress: Progress | None = None,
-    features: FeatureFrame | None = None,
     index: EntityIndex | None = None,
     explore_share: float = EXPLORE_SHARE,
     seed: int | None = None,
@@ -366,11 +339,12 @@ def load_batch(
     ds
         The data folder that was scored.
     scored
-        :func:`detector.batch.score_dataset`'s frame over ``ds`` (with the
-        details columns: data gaps, sentences, probabilities).
+        :func:`detector.batch.score_dataset`'s frame over ``ds``: its data
+        gaps, probabilities and the reasons as the scorer made them (the
+        ``reason_list`` column of :meth:`detector.scorer.Detector.score_frame`).
     model_dir
-        The model folder that scored it (the compiled scorer adds each
-        reason's evidence; the card gives the model version).
+        The model folder that scored it (its card gives the threshold and the
+        model version; the model itself is not loaded).
     at
         The moment scored: ``review`` or ``submission``; the evidence graph is
         drawn as of the same moment.
@@ -378,9 +352,6 @@ def load_batch(
         Key of the HMAC that pseudonymises personal values in the evidence.
     progress
         Called with a message at each stage and after each chunk of cases.
-    features
-        The feature frame of ``at`` over ``ds``, when the caller already has
-        it (otherwise computed again, which costs about as much as scoring).
     index
         An :class:`EntityIndex` of ``ds`` to reuse.
     explore_share
@@ -397,19 +368,22 @@ def load_batch(
     ------
     UsageError
         ``at`` is not a moment, ``explore_share`` is not in [0, 1), or
-        ``scored`` lacks the details columns.
+        ``scored`` lacks the details columns or the reasons (a scores file
+        read back holds the reasons joined, not their evidence).
+    ModelError
+        The model folder's card is missing or has no threshold for ``at``.
 
     Notes
     -----
-    Cost: the feature pass, the index (seconds at 100k dossiers), then a few
-    milliseconds per flagged dossier for its subgraph and reasons; cases are
+    Cost: the index (seconds at 100k dossiers), then a few milliseconds per
+    flagged dossier for its subgraph; cases are
     written :data:`CHUNK` per transaction, so reviewers keep working during
     a load. One ``cases_load`` audit entry records the counts.
     """
     started = time.perf_counter()
     if at not in ("review", "submission"):
         raise UsageError(f"at must be review or submission (got {at!r})")
-    needed = [*_NEEDED, "reasons_vi", "reasons_en", *[f"p_{c}" for c in PROXY_TYPES]]
+    needed = [*_NEEDED, *[f"p_{c}" for c in PROXY_TYPES], REASON_LIST]
     missing = [c for c in needed if c not in scored.columns]
     if missing:
         raise UsageError(
@@ -417,17 +391,13 @@ def load_batch(
         )
     if not 0 <= explore_share < 1:
         raise UsageError(f"explore share must be from 0 to below 1 (got {explore_share})")
-    det, card = load(model_dir, at)
-    fast = FastScorer.from_detector(det)
+    threshold, model_version = _scored_by(model_dir, at)
     summary = LoadSummary(scored=len(scored))
     seed = int(secrets.randbits(32)) if seed is None else seed
-    queued = _queue_order(store, scored, float(det.threshold_), explore_share,
+    queued = _queue_order(store, scored, threshold, explore_share,
                           np.random.default_rng(seed))  # fmt: skip
     summary.explored = int((queued["chosen_by"] == "exploration").sum())
     summary.flagged = len(queued) - summary.explored
-    if features is None:
-        _say(progress, f"features at {at}")
-        features = compute_features(ds.tables, ds.present, at)
     if index is None:
         _say(progress, "entity index")
         index = EntityIndex.from_dataset(ds)
@@ -436,8 +406,8 @@ def load_batch(
     for start in range(0, len(queued), CHUNK):  # in the queue's order: ids break equal priorities
         chunk = queued.iloc[start : start + CHUNK]
         rows = _case_rows(
-            chunk, fields, features, fast, index,
-            at=at, pseudonymise=pseudonymise, model_version=str(card["model_version"]),
+            chunk, fields, index,
+            at=at, pseudonymise=pseudonymise, model_version=model_version,
         )  # fmt: skip
         with store.session() as s:
             _write_cases(s, rows, summary)
@@ -460,7 +430,7 @@ def load_batch(
             detail={
                 "source": "batch",
                 "at": at,
-                "model_version": str(card["model_version"]),
+                "model_version": model_version,
                 "explore_share": explore_share,
                 "explore_seed": seed,
                 **summary.as_dict(),

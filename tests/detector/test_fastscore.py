@@ -23,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from detector._forest import Forest, RowLayout
 from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
-from detector.scorer import Detector
+from detector.scorer import REASON_LIST, Detector
 from features import read_dataset
 from features.compute import FeatureFrame, compute_all
 from features.contract import PROXY_TYPES
@@ -69,7 +69,9 @@ def differences(fast: RowScore, row: dict[str, Any]) -> list[str]:
     for c in PROXY_TYPES:
         if abs(fast.probabilities[f"p_{c}"] - row[f"p_{c}"]) > TOLERANCE:
             found.append(f"p_{c} {fast.probabilities[f'p_{c}']!r} != {row[f'p_{c}']!r}")
-    for key, got in fast.as_row().items():
+    fast_row = fast.as_row()
+    assert REASON_LIST in fast_row  # the reasons themselves: codes, sentences, evidence values
+    for key, got in fast_row.items():
         if key == "risk_score" or key.startswith("p_"):
             continue
         if got != row[key]:

@@ -86,6 +86,16 @@ def test_score_to_db_then_user_add_then_train_from_the_verdicts(
     assert list(pd.read_csv(scores, nrows=1).columns) == [
         "dossier_id", "risk_score", "proxy_type", "flagged", "reasons",
     ]  # fmt: skip
+    # the cases hold the scores file's reasons (the load took them from the same run)
+    codes = flagged.set_index("dossier_id")["reasons"]
+    store = CaseStore(url)
+    with store.session() as s:
+        query = sa.select(Case.dossier_id, Case.reasons).where(Case.chosen_by == "queue")
+        held = {dossier_id: reasons for dossier_id, reasons in s.execute(query)}
+    store.dispose()
+    assert {
+        d: ";".join(r["code"] for r in reasons) for d, reasons in held.items()
+    } == codes.to_dict()
 
     # users: password from the environment, then from a file; never printed
     proc = detector("user", "add", "rita", "--role", "reviewer", "--db", url,

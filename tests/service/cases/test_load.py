@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import joblib
 import networkx as nx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import detector.artifacts
+import detector.batch
+import features.compute
 from detector.artifacts import load_card
 from detector.batch import score_dataset, unit_report
 from detector.explore import EXPLORE_SHARE, exploration_count
+from detector.fastscore import FastScorer
+from detector.scorer import REASON_LIST, Detector
 from features import EntityIndex, owner_id_kind, read_dataset
-from features.compute import compute_features
 from features.errors import UsageError
 from service.cases import audit
 from service.cases._evidence import suspicious_edges
@@ -46,20 +52,15 @@ LAST_MONTH = "2025-12"
 
 @pytest.fixture(scope="module")
 def run(province_dir: Path, model_dir: Path) -> dict[str, Any]:
-    """The folder, the review scores of its last month, the features and the index, once."""
+    """The folder, the review scores of its last month and the index, once."""
     ds = read_dataset(province_dir / "data")
     scored = score_dataset(ds, model_dir, at="review", since=f"{LAST_MONTH}-01")
-    return {
-        "ds": ds,
-        "scored": scored,
-        "features": compute_features(ds.tables, ds.present, "review"),
-        "index": EntityIndex.from_dataset(ds),
-    }
+    return {"ds": ds, "scored": scored, "index": EntityIndex.from_dataset(ds)}
 
 
 def load(store: CaseStore, run: dict[str, Any], model_dir: Path, **kw: Any) -> LoadSummary:
     """A load; without exploration unless asked (the flagged cases are what most tests check)."""
-    args = {"features": run["features"], "index": run["index"], "explore_share": 0.0, **kw}
+    args = {"index": run["index"], "explore_share": 0.0, **kw}
     return load_batch(
         store, run["ds"], run["scored"], model_dir, at="review", secret=SECRET, **args
     )
@@ -97,8 +98,11 @@ def test_every_flagged_dossier_becomes_one_case_with_its_reasons(
     version = load_card(model_dir)["model_version"]
     for c in cases:
         row = want.loc[c.dossier_id]
+        # the reasons of the scores file, sentences too, and the scorer's own evidence
         assert [r["code"] for r in c.reasons] == row["reasons"].split(";")
+        assert " | ".join(r["vi"] for r in c.reasons) == row["reasons_vi"]
         assert " | ".join(r["en"] for r in c.reasons) == row["reasons_en"]
+        assert c.reasons == [r.as_dict() for r in row[REASON_LIST]]
         # every rule reason carries the feature values behind it; a model reason its value
         # and the typical legitimate value
         for r in c.reasons:
@@ -254,6 +258,36 @@ def test_the_dashboard_shows_unit_report_figures(
     claimed = (units["claimed_online_share"] * units["dossiers"]).sum() / units["dossiers"].sum()
     assert month["claimed_online_share"] == pytest.approx(claimed, abs=1e-4)
     assert month["cases"] == loaded.flagged
+
+
+def test_a_load_scores_nothing_again(
+    case_store: CaseStore, run: dict[str, Any], model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``score --to-db``: one model load, one feature pass, one scoring; the load adds none."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return f(*args, **kwargs)
+
+        return wrapper
+
+    for module, attr, name in [
+        (joblib, "load", "unpickle"),
+        (detector.artifacts, "load", "model"),
+        (detector.batch, "load", "model"),
+        (features.compute, "compute_all", "features"),  # compute_features' too
+        (Detector, "score_frame", "score"),
+        (FastScorer, "score", "score one"),
+    ]:
+        monkeypatch.setattr(module, attr, counted(name, getattr(module, attr)))
+    scored = score_dataset(run["ds"], model_dir, at="review", since="2025-12-20")
+    assert calls == {"unpickle": 1, "model": 1, "features": 1, "score": 1}
+    summary = load_batch(case_store, run["ds"], scored, model_dir, at="review", secret=SECRET,
+                         index=run["index"], explore_share=0.0)  # fmt: skip
+    assert summary.created == int(scored["flagged"].sum()) > 0
+    assert calls == {"unpickle": 1, "model": 1, "features": 1, "score": 1}, "the load scored again"
 
 
 def test_load_refuses_scores_without_the_details_columns(
