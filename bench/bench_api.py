@@ -241,7 +241,7 @@ def scorable(raw: dict[str, str | None]) -> bool:
     except ContractError:
         return False
     for name in SCORABLE:
-        value = raw.get(name) if name == "channel" else d.get(name)
+        value = d.get(name)  # a channel outside the contract ("web") is refused, as the API does
         if not isinstance(value, str | pd.Timestamp) or not str(value).strip():
             return False
     return True

@@ -118,6 +118,7 @@ def references(folder: str | Path) -> tuple[dict[str, pd.DataFrame], frozenset[s
 
 def _release_memory() -> None:
     """Give freed heap back to the system after reading (glibc keeps it otherwise)."""
+    import contextlib
     import ctypes
     import gc
 
@@ -125,15 +126,11 @@ def _release_memory() -> None:
 
     gc.collect()
     pa.default_memory_pool().release_unused()
-    try:
+    with contextlib.suppress(OSError):  # not glibc: the process reuses the memory instead
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:  # not glibc: the memory is reused by the process instead
-        pass
 
 
-def for_partition(
-    tables: dict[str, pd.DataFrame], d: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
+def for_partition(tables: dict[str, pd.DataFrame], d: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The reference rows one partition of dossiers can reach, by the contract's keys.
 
     The accounts its dossiers filed through; the people who own them or hold
@@ -236,14 +233,19 @@ def dossiers(folder: str | Path, rows_per_partition: int = 250_000) -> dd.DataFr
     return _first_of_each_id(frame)
 
 
+def _repeated(part: pd.DataFrame) -> pd.DataFrame:
+    return part[part["dossier_id"].duplicated(keep=False).to_numpy()]
+
+
 def _first_of_each_id(frame: dd.DataFrame) -> dd.DataFrame:
     """Drop a dossier ID's later rows across parts: the first in read order wins (as in one process)."""
-    counts = frame["dossier_id"].value_counts()
-    repeated = counts[counts > 1].compute().index  # small: only the IDs that repeat come back
-    if not len(repeated):
+    ids = frame[["dossier_id"]].reset_index().shuffle(on="dossier_id")
+    repeats = ids.map_partitions(_repeated, meta=ids._meta)
+    rows = repeats.compute()  # small: only the rows whose ID repeats come back
+    if not len(rows):
         return frame
-    rows = frame[frame["dossier_id"].isin(repeated)]["dossier_id"].compute().sort_index()
-    later = rows.index[rows.duplicated(keep="first")]
+    rows = rows.sort_values(ROW)
+    later = rows[ROW][rows["dossier_id"].duplicated(keep="first")].to_numpy()
     drop = pd.Index(later)
     return frame.map_partitions(lambda p: p[~p.index.isin(drop)], meta=frame._meta)
 
