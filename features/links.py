@@ -73,6 +73,9 @@ EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
 KIN_GAP = (16.0, 70.0)
 #: owners this old, or this young, are the ones relatives file for
 KIN_ELDER, KIN_MINOR = 60.0, 18.0
+#: days a community digital team member still reads as one after their roster entry ends
+TEAM_GRACE_DAYS = 365
+TEAM_ROLE = "community_digital_team"
 
 
 def kin_plausible(owner_age: Any, holder_age: Any) -> Any:
@@ -231,7 +234,15 @@ def mandate_status(
 def staff_roles(
     holder: pd.Series, unit: pd.Series, day: pd.Series, staff: pd.DataFrame
 ) -> pd.DataFrame:
-    """The holder's staff role on the day (if any) and whether they work at the receiving unit."""
+    """The holder's staff role on the day (if any) and whether they work at the receiving unit.
+
+    A community digital team member whose roster entry ended less than
+    :data:`TEAM_GRACE_DAYS` before the day still reads as one: the teams are
+    neighbourhood volunteers, their rosters are kept by the commune and lag
+    behind who actually helps at the community hall, and a team member
+    helping an elderly neighbour must never read as a stranger filing for
+    many unrelated owners (docs/domain.md). Officers' posts get no such grace.
+    """
     out = pd.DataFrame(index=holder.index)
     if staff.empty:
         out["holder_staff_role"] = np.nan
@@ -241,8 +252,9 @@ def staff_roles(
         {"person_id": holder, "unit": unit, "day": day}, index=holder.index
     ).reset_index()
     m = q.merge(staff[["person_id", "unit_id", "role", "active_from", "active_to"]], on="person_id")
+    grace = np.where(m["role"] == TEAM_ROLE, TEAM_GRACE_DAYS, 0)
     active = (m["active_from"].isna() | (m["active_from"] <= m["day"])) & (
-        m["active_to"].isna() | (m["day"] <= m["active_to"])
+        m["active_to"].isna() | (m["day"] <= m["active_to"] + pd.to_timedelta(grace, unit="D"))
     )
     m = m[active]
     m["same"] = m["unit_id"] == m["unit"]

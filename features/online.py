@@ -31,11 +31,12 @@ from features import _online_tables as tab
 from features._online_tables import NS_PER_S, Key, Validity
 from features.contract import LOCAL_TZ
 from features.defs import FLAGS, GAPS, KEYS, STATIC
-from features.links import kin_plausible
+from features.links import TEAM_GRACE_DAYS, TEAM_ROLE, kin_plausible
 from features.networks import networks_of, office_networks
 
 _NAN = math.nan
 _NS_PER_DAY = 86_400 * NS_PER_S
+_TEAM_GRACE_NS = TEAM_GRACE_DAYS * _NS_PER_DAY
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _TZ = ZoneInfo(LOCAL_TZ)  # the instance pandas' timestamps carry (zoneinfo caches by key)
 #: (name, row computation, categories or None) of every per-dossier feature, in order
@@ -390,14 +391,17 @@ class ReferenceIndex:
         """The holder's staff role on the day, and whether at ``unit`` (``links.staff_roles``).
 
         Among the posts active on the day, one at the receiving unit wins,
-        then the first in table order. (None, None) when the staff table is empty.
+        then the first in table order; a community digital team post stays
+        active ``links.TEAM_GRACE_DAYS`` after it ends. (None, None) when the
+        staff table is empty.
         """
         if self.posts is None:
             return None, None
         chosen: tuple[Key, bool] | None = None
         for post_unit, role, active_from, active_to in self.posts.get(holder, ()):
+            grace = _TEAM_GRACE_NS if role == TEAM_ROLE else 0
             if (active_from is None or active_from <= day) and (
-                active_to is None or day <= active_to
+                active_to is None or day <= active_to + grace
             ):
                 if post_unit is not None and post_unit == unit:
                     chosen = (role, True)

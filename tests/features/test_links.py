@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from features import links, read_dataset
 from features.links import holder_links, kin_plausible
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -157,6 +160,36 @@ def test_staff_of_the_receiving_unit() -> None:
     assert bool(out["holder_staff_same_unit"].iloc[0])
 
 
+@pytest.mark.parametrize(
+    ("role", "ended", "expected"),
+    [
+        # X helps S at the community hall on 2025-06-01; the commune's roster dropped X in
+        # January: the teams are volunteers whose rosters lag, so X still reads as a team member
+        ("community_digital_team", "2025-01-15", "community_team"),
+        ("community_digital_team", "2025-05-31", "community_team"),
+        # dropped more than a year before: X is a stranger again (the data would show a link)
+        ("community_digital_team", "2024-05-01", "none_known"),
+        # an officer's post that ended gives no such grace: X is no longer staff
+        ("one_stop_officer", "2025-05-31", "none_known"),
+    ],
+)
+def test_a_team_member_whose_roster_entry_lapsed_within_a_year_still_helps(
+    role, ended, expected
+) -> None:
+    staff = pd.DataFrame(
+        {
+            "staff_id": ["s1"],
+            "person_id": [X],
+            "unit_id": ["U2"],
+            "role": [role],
+            "active_from": pd.to_datetime(["2020-01-01"]),
+            "active_to": pd.to_datetime([ended]),
+        }
+    )
+    out = holder_links(_tables([("aX", S)], staff=staff), ALL)
+    assert out["holder_relation"].iloc[0] == expected
+
+
 def test_deceased_owner_is_known_only_from_the_extract() -> None:
     out = holder_links(_tables([("aX", G), ("aX", S)]), ALL)
     assert out["owner_deceased"].tolist() == [True, False]
@@ -217,3 +250,22 @@ def test_kin_is_one_or_two_generations_apart(
     owner_age: float, holder_age: float, plausible: bool
 ) -> None:
     assert bool(kin_plausible(owner_age, holder_age)) is plausible
+
+
+def test_on_a_simulated_province_the_grace_reaches_team_help_and_no_misuse(
+    province_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulator's team members help on after their roster entry ends (3 % of staff posts).
+
+    Their assisted filings read as team help with the grace (some did not
+    without it), and the grace lets no misuse dossier read as team help:
+    brokers, borrowed and taken-over accounts are not on a team roster.
+    """
+    ds = read_dataset(province_dir / "data")
+    scenario = pd.read_csv(province_dir / "scenarios.csv", dtype=str).set_index("dossier_id")
+    s = scenario["scenario"].reindex(ds.tables["dossiers"]["dossier_id"]).to_numpy(dtype=str)
+    team = holder_links(ds.tables, ds.present)["holder_relation"].eq("community_team").to_numpy()
+    monkeypatch.setattr(links, "TEAM_GRACE_DAYS", 0)
+    without = holder_links(ds.tables, ds.present)["holder_relation"].eq("community_team")
+    assert (team & ~without.to_numpy() & (s == "assisted")).sum() > 0
+    assert not (team & np.char.startswith(s, "misuse_")).any()
