@@ -10,6 +10,7 @@ code on the same provinces.
 
     PYTHONPATH=. nice -n 10 .venv/bin/python bench/fairness_probe.py \\
         --dossiers 30000 --settings D1 H1 H2 --out /tmp/fair2/before.json
+    .venv/bin/python bench/fairness_probe.py --compare before.json after.json   # markdown table
 """
 
 from __future__ import annotations
@@ -112,6 +113,27 @@ def _list_flagged(ds: Any, scores: pd.DataFrame, fx: pd.DataFrame) -> None:
             )
 
 
+def compare(before: Path, after: Path) -> str:
+    """A markdown table of two ``--out`` files side by side (before -> after), per setting and condition."""
+    cols = ("AP", "recall", "70+ ratio", "70+ flagged", "child ratio", "child flagged")
+    a = {(r["setting"], r["condition"]): r for r in json.loads(before.read_text())}
+    b = {(r["setting"], r["condition"]): r for r in json.loads(after.read_text())}
+    lines = [
+        "| setting | condition | 70+ n | " + " | ".join(cols) + " |",
+        "|---|---|---:|" + "---:|" * len(cols),
+    ]
+    for key in [k for k in a if k in b]:
+        cells = [f"{_short(a[key][c])} → {_short(b[key][c])}" for c in cols]
+        lines.append(f"| {key[0]} | {key[1]} | {b[key]['70+ n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}" if v > 1.0 or v == 0 else f"{v:.4f}"
+    return str(v)
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -131,7 +153,13 @@ def main() -> None:
         help="add this to each setting's seed (other provinces)",
     )
     ap.add_argument("--out", type=Path, help="write the numbers here (JSON)")
+    ap.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="two --out files: table"
+    )
     args = ap.parse_args()
+    if args.compare:
+        print(compare(*args.compare))
+        return
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.settings:
