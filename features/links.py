@@ -247,6 +247,7 @@ def staff_roles(
     if staff.empty:
         out["holder_staff_role"] = np.nan
         out["holder_staff_same_unit"] = np.nan
+        out["holder_team_lapsed"] = False
         return out
     q = pd.DataFrame(
         {"person_id": holder, "unit": unit, "day": day}, index=holder.index
@@ -261,6 +262,9 @@ def staff_roles(
     m = m.sort_values(["same"], ascending=False).drop_duplicates("index").set_index("index")
     out["holder_staff_role"] = m["role"].reindex(holder.index).fillna("none")
     out["holder_staff_same_unit"] = m["same"].reindex(holder.index).fillna(False).astype(bool)
+    # read as a team member only through the grace: said beside the score (gap team_roster_lapsed)
+    lapsed = (m["role"] == TEAM_ROLE) & m["active_to"].notna() & (m["day"] > m["active_to"])
+    out["holder_team_lapsed"] = lapsed.reindex(holder.index).fillna(False).astype(bool)
     return out
 
 
@@ -277,6 +281,7 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     Frame on the dossiers' index: ``holder_id``, ``is_self``, ``same_household``,
     ``relation_kind``, ``related_2``, ``mandate_status``, ``claim_status``,
     ``legal_rep``, ``holder_staff_role``, ``holder_staff_same_unit``,
+    ``holder_team_lapsed`` (the team post that makes the holder a team member has ended),
     ``owner_in_people``, ``holder_in_people``, ``owner_deceased``,
     ``days_since_owner_death``, ``owner_age``, ``holder_age`` and the summary
     ``holder_relation`` (one of :data:`HOLDER_RELATIONS`).

@@ -189,6 +189,8 @@ def test_a_team_member_whose_roster_entry_lapsed_within_a_year_still_helps(
     )
     out = holder_links(_tables([("aX", S)], staff=staff), ALL)
     assert out["holder_relation"].iloc[0] == expected
+    # read as team help only through the grace: said beside the score as a data gap
+    assert bool(out["holder_team_lapsed"].iloc[0]) == (expected == "community_team")
 
 
 def test_deceased_owner_is_known_only_from_the_extract() -> None:
@@ -269,7 +271,8 @@ def test_on_a_simulated_province_the_grace_changes_team_help_and_no_misuse(
     ds = read_dataset(province_dir / "data")
     scenario = pd.read_csv(province_dir / "scenarios.csv", dtype=str).set_index("dossier_id")
     s = scenario["scenario"].reindex(ds.tables["dossiers"]["dossier_id"]).to_numpy(dtype=str)
-    now = compute_features(ds.tables, ds.present, "review").frame
+    computed = compute_features(ds.tables, ds.present, "review")
+    now = computed.frame
     monkeypatch.setattr(links, "TEAM_GRACE_DAYS", 0)
     before = compute_features(ds.tables, ds.present, "review").frame
     team = now["holder_relation"].eq("community_team").to_numpy()
@@ -278,6 +281,9 @@ def test_on_a_simulated_province_the_grace_changes_team_help_and_no_misuse(
     assert (regained <= (s == "assisted")).all()  # only team help changes its reading
     col = "acct_new_unlinked_owners_365d"
     assert (now[col].to_numpy()[regained] < before[col].to_numpy()[regained]).any()
+    # each reading that rests on the grace says so beside the score (one post per person here)
+    said = computed.data_gaps.str.contains("team_roster_lapsed").to_numpy()
+    assert (said == regained).all()
     misuse = np.char.startswith(s, "misuse_") | np.char.startswith(s, "officer_proxy")
     assert misuse.sum() > 100
     own = [c for c in now.columns if not c.startswith(("ip_", "dev_", "phone_"))]
