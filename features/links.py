@@ -73,6 +73,9 @@ EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
 KIN_GAP = (16.0, 70.0)
 #: owners this old, or this young, are the ones relatives file for
 KIN_ELDER, KIN_MINOR = 60.0, 18.0
+#: days a community digital team member still reads as one after their roster entry ends
+TEAM_GRACE_DAYS = 365
+TEAM_ROLE = "community_digital_team"
 
 
 def kin_plausible(owner_age: Any, holder_age: Any) -> Any:
@@ -231,24 +234,37 @@ def mandate_status(
 def staff_roles(
     holder: pd.Series, unit: pd.Series, day: pd.Series, staff: pd.DataFrame
 ) -> pd.DataFrame:
-    """The holder's staff role on the day (if any) and whether they work at the receiving unit."""
+    """The holder's staff role on the day (if any) and whether they work at the receiving unit.
+
+    A community digital team member whose roster entry ended less than
+    :data:`TEAM_GRACE_DAYS` before the day still reads as one: the teams are
+    neighbourhood volunteers, their rosters are kept by the commune and lag
+    behind who actually helps at the community hall, and a team member
+    helping an elderly neighbour must never read as a stranger filing for
+    many unrelated owners (docs/domain.md). Officers' posts get no such grace.
+    """
     out = pd.DataFrame(index=holder.index)
     if staff.empty:
         out["holder_staff_role"] = np.nan
         out["holder_staff_same_unit"] = np.nan
+        out["holder_team_lapsed"] = False
         return out
     q = pd.DataFrame(
         {"person_id": holder, "unit": unit, "day": day}, index=holder.index
     ).reset_index()
     m = q.merge(staff[["person_id", "unit_id", "role", "active_from", "active_to"]], on="person_id")
+    grace = np.where(m["role"] == TEAM_ROLE, TEAM_GRACE_DAYS, 0)
     active = (m["active_from"].isna() | (m["active_from"] <= m["day"])) & (
-        m["active_to"].isna() | (m["day"] <= m["active_to"])
+        m["active_to"].isna() | (m["day"] <= m["active_to"] + pd.to_timedelta(grace, unit="D"))
     )
     m = m[active]
     m["same"] = m["unit_id"] == m["unit"]
     m = m.sort_values(["same"], ascending=False).drop_duplicates("index").set_index("index")
     out["holder_staff_role"] = m["role"].reindex(holder.index).fillna("none")
     out["holder_staff_same_unit"] = m["same"].reindex(holder.index).fillna(False).astype(bool)
+    # read as a team member only through the grace: said beside the score (gap team_roster_lapsed)
+    lapsed = (m["role"] == TEAM_ROLE) & m["active_to"].notna() & (m["day"] > m["active_to"])
+    out["holder_team_lapsed"] = lapsed.reindex(holder.index).fillna(False).astype(bool)
     return out
 
 
@@ -265,6 +281,7 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     Frame on the dossiers' index: ``holder_id``, ``is_self``, ``same_household``,
     ``relation_kind``, ``related_2``, ``mandate_status``, ``claim_status``,
     ``legal_rep``, ``holder_staff_role``, ``holder_staff_same_unit``,
+    ``holder_team_lapsed`` (the team post that makes the holder a team member has ended),
     ``owner_in_people``, ``holder_in_people``, ``owner_deceased``,
     ``days_since_owner_death``, ``owner_age``, ``holder_age`` and the summary
     ``holder_relation`` (one of :data:`HOLDER_RELATIONS`).

@@ -31,11 +31,12 @@ from features import _online_tables as tab
 from features._online_tables import NS_PER_S, Key, Validity
 from features.contract import LOCAL_TZ
 from features.defs import FLAGS, GAPS, KEYS, STATIC
-from features.links import kin_plausible
+from features.links import TEAM_GRACE_DAYS, TEAM_ROLE, kin_plausible
 from features.networks import networks_of, office_networks
 
 _NAN = math.nan
 _NS_PER_DAY = 86_400 * NS_PER_S
+_TEAM_GRACE_NS = TEAM_GRACE_DAYS * _NS_PER_DAY
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _TZ = ZoneInfo(LOCAL_TZ)  # the instance pandas' timestamps carry (zoneinfo caches by key)
 #: (name, row computation, categories or None) of every per-dossier feature, in order
@@ -118,6 +119,7 @@ class _Links:
     legal_rep: bool
     holder_staff_role: Key
     holder_staff_same_unit: bool | None
+    holder_team_lapsed: bool
     owner_in_people: bool | None
     holder_in_people: bool | None
     owner_deceased: bool | None
@@ -305,7 +307,7 @@ class ReferenceIndex:
         )
         rep = self.legal_reps.get(owner)
         legal_rep = has_account and rep is not None and rep == holder
-        staff_role, same_unit = self._staff_role(holder, unit, day)
+        staff_role, same_unit, team_lapsed = self._staff_role(holder, unit, day)
         in_people = "people" in present
         owner_in = owner in people
         death = o_person[2] if o_person is not None else None
@@ -354,6 +356,7 @@ class ReferenceIndex:
             legal_rep=legal_rep,
             holder_staff_role=staff_role,
             holder_staff_same_unit=same_unit,
+            holder_team_lapsed=team_lapsed,
             owner_in_people=owner_in if in_people else None,
             holder_in_people=(holder in people if has_account else None) if in_people else None,
             # death dates are only as complete as the extract: unknown unless the owner is in it
@@ -386,24 +389,28 @@ class ReferenceIndex:
             return mandate, "wrong_parties"
         return mandate, _judge((valid_from, valid_to, scope), day, procedure)
 
-    def _staff_role(self, holder: Key, unit: Key, day: int) -> tuple[Key, bool | None]:
-        """The holder's staff role on the day, and whether at ``unit`` (``links.staff_roles``).
+    def _staff_role(self, holder: Key, unit: Key, day: int) -> tuple[Key, bool | None, bool]:
+        """The holder's staff role on the day, whether at ``unit``, and whether a lapsed team post.
 
-        Among the posts active on the day, one at the receiving unit wins,
-        then the first in table order. (None, None) when the staff table is empty.
+        As ``links.staff_roles``: among the posts active on the day, one at the
+        receiving unit wins, then the first in table order; a community digital
+        team post stays active ``links.TEAM_GRACE_DAYS`` after it ends (the
+        third value says it has). (None, None, False) when the staff table is empty.
         """
         if self.posts is None:
-            return None, None
-        chosen: tuple[Key, bool] | None = None
+            return None, None, False
+        chosen: tuple[Key, bool, bool] | None = None
         for post_unit, role, active_from, active_to in self.posts.get(holder, ()):
+            grace = _TEAM_GRACE_NS if role == TEAM_ROLE else 0
             if (active_from is None or active_from <= day) and (
-                active_to is None or day <= active_to
+                active_to is None or day <= active_to + grace
             ):
+                lapsed = role == TEAM_ROLE and active_to is not None and day > active_to
                 if post_unit is not None and post_unit == unit:
-                    chosen = (role, True)
+                    chosen = (role, True, lapsed)
                     break
                 if chosen is None:
-                    chosen = (role, False)
+                    chosen = (role, False, lapsed)
         if chosen is None:
-            return "none", False
-        return chosen[0] or "none", chosen[1]  # a post without a role reads as "none"
+            return "none", False, False
+        return chosen[0] or "none", chosen[1], chosen[2]  # a post without a role reads as "none"

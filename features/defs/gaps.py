@@ -38,6 +38,17 @@ GAPS: tuple[DataGap, ...] = (
         row=lambda r: r.links.holder_relation == "unknown",
     ),
     DataGap(
+        "team_roster_lapsed",
+        "Chủ tài khoản được coi là thành viên tổ công nghệ số cộng đồng dù danh sách tổ "
+        "đã hết hạn với người này (danh sách tổ cập nhật chậm).",
+        "The account holder is read as a community digital team member although their "
+        "entry in the team roster has ended (team rosters lag).",
+        frame=lambda b: (
+            (b.links["holder_relation"] == "community_team") & b.links["holder_team_lapsed"]
+        ).to_numpy(),
+        row=lambda r: r.links.holder_relation == "community_team" and r.links.holder_team_lapsed,
+    ),
+    DataGap(
         "owner_not_in_population_extract",
         "Chủ hồ sơ không có trong bản trích dữ liệu dân cư.",
         "The owner is not in the population extract.",

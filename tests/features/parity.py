@@ -120,6 +120,12 @@ def unknown_keys(ds: Any) -> dict[str, pd.DataFrame]:
     # one post only: with two, the batch's unstable sort would pick either (see staff_roles)
     t["staff"].loc[t["staff"].index[0], "person_id"] = np.nan
     blank("staff", "role", 0.1)
+    # community team posts ended some months into the period (their members still help)
+    team = t["staff"].index[t["staff"]["role"] == "community_digital_team"][:20]
+    start = t["dossiers"]["submitted_at"].min().tz_convert(None).normalize()
+    t["staff"].loc[team, "active_to"] = start + pd.to_timedelta(
+        rng.integers(0, 200, len(team)), unit="D"
+    )
     blank("authorizations", "grantee_id", 0.05)
     blank("authorizations", "grantor_id", 0.05)
     blank("businesses", "legal_rep_id", 0.1)
