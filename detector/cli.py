@@ -671,10 +671,12 @@ def _score_dask(
 
     dask_engine.check_options(model, at, since, until)  # before a cluster starts
     with _engine(*engine), _progress() as bar:
-        step = _stage_progress(bar, 3)
-        frame = dask_engine.scores(data_dir, model, at, since, until)
-        cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
-        path, rows, flagged = dask_engine.write_partitioned(frame, out, cols, progress=step)
+        step = _stage_progress(bar, 4)
+        step("reading the reference tables once for the workers")
+        with dask_engine.prepared(data_dir) as refs:
+            frame = dask_engine.scores(data_dir, model, at, since, until, refs=refs)
+            cols = SCORE_COLUMNS + (DETAIL_COLUMNS if details else [])
+            path, rows, flagged = dask_engine.write_partitioned(frame, out, cols, progress=step)
     console.print(
         f"{rows:,} dossiers scored at {at}, {flagged:,} flagged ({flagged / max(1, rows):.2%}) "
         f"→ {path} (parts: {dask_engine.parts_folder(out)})"

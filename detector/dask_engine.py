@@ -120,6 +120,26 @@ def cluster(
         yield client
 
 
+@contextmanager
+def prepared(data_dir: str | Path) -> Iterator[Path]:
+    """The folder's reference tables read once here and kept for the workers, during one command.
+
+    Under ``DETECTOR_DASK_DIR`` (storage every worker reads; default: this
+    machine's temporary folder), removed when the command ends: they hold
+    personal data, kept no longer than the run needs.
+    """
+    import shutil
+    import tempfile
+
+    root = Path(os.environ.get("DETECTOR_DASK_DIR") or tempfile.gettempdir())
+    root.mkdir(parents=True, exist_ok=True)
+    run = Path(tempfile.mkdtemp(prefix="detector-run-", dir=root))
+    try:
+        yield P.prepare_references(data_dir, run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
 @functools.lru_cache(maxsize=4)
 def _detector(model_dir: str, at: str) -> Any:
     return load(model_dir, at)[0]
@@ -186,10 +206,14 @@ def scores(
     until: str | None = None,
     carry: tuple[str, ...] = (),
     rows_per_partition: int = 250_000,
+    refs: Path | None = None,
 ) -> dd.DataFrame:
-    """Every dossier's scores in the window, as a lazy Dask frame (the history all counts)."""
+    """Every dossier's scores in the window, as a lazy Dask frame (the history all counts).
+
+    ``refs``: the reference tables prepared for the workers (:func:`prepared`).
+    """
     check_options(model_dir, at, since, until)
-    feats = P.features_frame(data_dir, (at,), rows_per_partition, carry=carry)
+    feats = P.features_frame(data_dir, (at,), rows_per_partition, carry=carry, prepared=refs)
     meta = score_part(feats._meta, str(model_dir), at, carry=carry)
     return feats.map_partitions(score_part, str(model_dir), at, since, until, carry, meta=meta)
 
@@ -213,7 +237,8 @@ def features_of(data_dir: str | Path, at: str) -> Any:
     """A province's features at ``at`` computed on the cluster, brought back as one ``FeatureFrame``."""
     from features.compute import FeatureFrame
 
-    frame, gaps = P.moment_frame(P.features_frame(data_dir, (at,)).compute(), at)
+    with prepared(data_dir) as refs:
+        frame, gaps = P.moment_frame(P.features_frame(data_dir, (at,), prepared=refs).compute(), at)
     return FeatureFrame(frame=frame, data_gaps=gaps, at=at)
 
 
@@ -323,9 +348,13 @@ def unit_report(
 
     from detector.batch import report_tables
 
-    scored = scores(data_dir, model_dir, "review", carry=_REPORT_COLUMNS)
-    _say(progress, f"features, scores and sums on the cluster ({scored.npartitions} partitions)")
-    sums = dask.compute(*[dask.delayed(report_sums)(p) for p in scored.to_delayed()])
+    _say(progress, "reading the reference tables once for the workers")
+    with prepared(data_dir) as refs:
+        scored = scores(data_dir, model_dir, "review", carry=_REPORT_COLUMNS, refs=refs)
+        _say(
+            progress, f"features, scores and sums on the cluster ({scored.npartitions} partitions)"
+        )
+        sums = dask.compute(*[dask.delayed(report_sums)(p) for p in scored.to_delayed()])
     units = pd.concat([s[0] for s in sums]).groupby(level=[0, 1], sort=True).sum()
     officers = pd.concat([s[1] for s in sums]).groupby(level=[0, 1, 2], sort=True).sum()
     return report_tables(units, officers)
@@ -354,6 +383,18 @@ def sample_features(
         order; what :func:`detector.profile.measure` reads), and how many of
         ``keep_ids`` are in the folder, and the folder's dossiers.
     """
+    with prepared(data_dir) as refs:
+        return _sample(data_dir, keep_ids, sample_rows, moments, progress, refs)
+
+
+def _sample(
+    data_dir: str | Path,
+    keep_ids: pd.Index | None,
+    sample_rows: int,
+    moments: tuple[str, ...],
+    progress: Progress | None,
+    refs: Path,
+) -> tuple[dict[str, Any], Dataset, int, int]:
     import dask
 
     from features.compute import FeatureFrame
@@ -361,7 +402,7 @@ def sample_features(
 
     d = P.dossiers(data_dir)
     carry = tuple(d.columns)
-    feats = P.features_frame(data_dir, moments, dossier_frame=d, carry=carry)
+    feats = P.features_frame(data_dir, moments, dossier_frame=d, carry=carry, prepared=refs)
     keep = None if keep_ids is None else pd.Index(keep_ids)
     _say(progress, "counting the dossiers")
     n = int(d.shape[0].compute())
@@ -378,7 +419,7 @@ def sample_features(
         out[at] = FeatureFrame(frame=frame, data_gaps=gaps, at=at)
     sampled = pd.DataFrame({c: picked[P.CARRY + c].to_numpy() for c in carry})
     sampled = sampled.astype({c: d._meta[c].dtype for c in carry})
-    tables, present = P.references(data_dir)
+    tables, present = P.references(data_dir, refs)
     tables["dossiers"] = sampled
     empty = pd.DataFrame(columns=["table", "row", "column", "code", "record"])
     ds = Dataset(tables, present, {}, {}, empty, report=None)  # type: ignore[arg-type]

@@ -95,25 +95,74 @@ def _review_name(name: str) -> str:
 # ----------------------------------------------------------------------------- reading
 
 
+def _stamp(folder: Path) -> str:
+    """A name for the state of the folder's reference files (their paths, sizes and times)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.relative_to(folder).parts[0].lower().startswith("dossiers"):
+            st = p.stat()
+            h.update(f"{p.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=2)
-def _references(folder: str, stamp: tuple[float, ...]) -> tuple[dict[str, pd.DataFrame], frozenset]:
+def _references(
+    folder: str, stamp: str, prepared: str | None
+) -> tuple[dict[str, pd.DataFrame], frozenset]:
+    if prepared is not None and (Path(prepared) / "present.txt").is_file():
+        where = Path(prepared)
+        present = frozenset((where / "present.txt").read_text().split())
+        tables = {n: pd.read_pickle(where / f"{n}.pkl") for n in TABLES if n != "dossiers"}
+        return tables, present
     ds = read_dataset(folder, tables=[n for n in TABLES if n != "dossiers"])
     return ds.tables, ds.present | {"dossiers"}
 
 
-def references(folder: str | Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
+def references(
+    folder: str | Path, prepared: str | Path | None = None
+) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
     """The folder's reference tables (every table but the dossiers), read once per process.
 
-    Each worker reads them from the folder it was given (a cluster's workers
-    share the storage the parts are read from), so the tables are not sent
-    through the scheduler; the cache is keyed on the files' times, so a
-    rewritten folder is read again.
+    From ``prepared`` (:func:`prepare_references`) when it holds them: a
+    worker then loads pickles in seconds, instead of reading and checking
+    millions of people again. Else each worker reads them from the folder (a
+    cluster's workers share the storage the parts are read from). The cache
+    is keyed on the files' sizes and times, so a rewritten folder is read again.
     """
     folder = Path(folder)
-    stamp = tuple(sorted(p.stat().st_mtime for p in folder.rglob("*") if p.is_file()))
-    tables, present = _references(str(folder), stamp)
+    tables, present = _references(
+        str(folder), _stamp(folder), None if prepared is None else str(prepared)
+    )
     _release_memory()
     return dict(tables), present
+
+
+def prepare_references(folder: str | Path, under: str | Path) -> Path:
+    """Read the folder's reference tables once, here, and keep them where the workers load them.
+
+    ``under/references-<stamp>/``: one pickle per table (an exact copy of the
+    normalised frames) and ``present.txt``. A folder prepared earlier for the
+    same files is reused. On a cluster, ``under`` must be storage every
+    worker reads (``DETECTOR_DASK_DIR``); a worker that does not find it
+    reads the folder itself.
+    """
+    folder = Path(folder)
+    where = Path(under) / f"references-{_stamp(folder)}"
+    if (where / "present.txt").is_file():
+        return where
+    ds = read_dataset(folder, tables=[n for n in TABLES if n != "dossiers"])
+    partial = where.with_name(where.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    for name, frame in ds.tables.items():
+        if name != "dossiers":
+            frame.to_pickle(partial / f"{name}.pkl")
+    (partial / "present.txt").write_text(" ".join(sorted(ds.present | {"dossiers"})))
+    del ds
+    _release_memory()
+    partial.rename(where)
+    return where
 
 
 def _release_memory() -> None:
@@ -282,6 +331,7 @@ def per_dossier(
     moments: tuple[str, ...],
     refs: tuple[dict[str, pd.DataFrame], frozenset[str]] | None = None,
     carry: tuple[str, ...] = (),
+    prepared: str | None = None,
 ) -> pd.DataFrame:
     """Step 1 on one partition of dossiers: every computation that reads one dossier at a time.
 
@@ -289,7 +339,7 @@ def per_dossier(
     reference tables and what is present) default to :func:`references` of
     ``folder``.
     """
-    tables, present = refs if refs is not None else references(folder)
+    tables, present = refs if refs is not None else references(folder, prepared)
     row = d.index.to_numpy(np.int64)
     d = d.reset_index(drop=True)
     tables = for_partition(tables, d)
@@ -337,6 +387,7 @@ def per_key(
     folder: str,
     moments: tuple[str, ...],
     refs: tuple[dict[str, pd.DataFrame], frozenset[str]] | None = None,
+    prepared: str | None = None,
 ) -> pd.DataFrame:
     """Step 2 on one partition of a key's shuffle: the counters keyed by it and the features ``by`` it.
 
@@ -351,7 +402,7 @@ def per_key(
         out[counter.name] = compute_counter(part, counter, t, after=after)
     by = _by_keys(moments).get(key, [])
     if by:
-        tables, present = refs if refs is not None else references(folder)
+        tables, present = refs if refs is not None else references(folder, prepared)
         tables = {**tables}
         d = pd.DataFrame({c[len(_D) :]: part[c] for c in part.columns if c.startswith(_D)})
         links = pd.DataFrame({c[len(_L) :]: part[c] for c in part.columns if c.startswith(_L)})
@@ -431,6 +482,7 @@ def features_frame(
     rows_per_partition: int = 250_000,
     dossier_frame: dd.DataFrame | None = None,
     carry: tuple[str, ...] = (),
+    prepared: str | Path | None = None,
 ) -> dd.DataFrame:
     """Every dossier's features for ``moments``, as a lazy Dask frame on :data:`ROW`.
 
@@ -442,6 +494,8 @@ def features_frame(
     rows_per_partition : the partition size when the dossiers are one file.
     dossier_frame : the dossiers, if already read (:func:`dossiers`).
     carry : dossier columns to carry through, as ``c:<column>`` (:data:`CARRY`).
+    prepared : the reference tables prepared for the workers
+        (:func:`prepare_references`); ``None``: each worker reads the folder.
 
     Returns
     -------
@@ -456,7 +510,8 @@ def features_frame(
     folder_s = str(folder)
     d = dossier_frame if dossier_frame is not None else dossiers(folder, rows_per_partition)
     meta = per_dossier(_meta(), folder_s, moments, _empty_refs(), carry)
-    base = d.map_partitions(per_dossier, folder_s, moments, None, carry, meta=meta)
+    ready = None if prepared is None else str(prepared)
+    base = d.map_partitions(per_dossier, folder_s, moments, None, carry, ready, meta=meta)
     divisions = base.divisions
     keys = list(dict.fromkeys([*_counters(moments), *_by_keys(moments)]))
     # the dossier fields and holder links ride only to the shuffles of the ``by`` keys
@@ -468,7 +523,7 @@ def features_frame(
         )
         shuffled = events.shuffle(on=key)
         meta = per_key(_as_meta(events._meta), key, folder_s, moments, _empty_refs())
-        result = shuffled.map_partitions(per_key, key, folder_s, moments, meta=meta)
+        result = shuffled.map_partitions(per_key, key, folder_s, moments, None, ready, meta=meta)
         aligned = result.reset_index().set_index(ROW, divisions=list(divisions))
         joined = joined.join(aligned, how="left")
     meta_out = finish(_as_meta(joined._meta), moments, carry)
