@@ -8,7 +8,7 @@ DOSSIERS ?= 100000
 SEED   ?= 7
 PORT   ?= 8000
 
-.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one bench-actors clean
+.PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one bench-actors bench-scale clean
 
 help:
 	@echo "make run        simulate a province, validate, train, score (flags into the case store), report,"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench-feedback verdicts teach the model: a team reviews the queue, retrain, judge later months"
 	@echo "make bench-day-one  every label condition (none, few, noisy, full) on development and held-out"
 	@echo "                    simulator settings, beside the baselines (ARGS=--quick: a smoke run)"
+	@echo "make bench-scale    pandas and Dask engines: 1M (both) and 10M dossiers (Dask): time, peak memory of"
+	@echo "                    the process tree, spill (ARGS=--quick: 100k; ARGS='--sizes 1000000': 1M only)"
 	@echo "make bench-actors   the make run province's flags as dossier cases vs actor cases: cases to cover"
 	@echo "                    the year's misuse, misuse confirmed at 60 reviews a month (ARGS=--quick)"
 
@@ -87,6 +89,9 @@ bench: install
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_graph.py --dossiers 1000000
 	$(BIN)/python bench/bench_detect.py
+
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py $(ARGS)
 
 bench-api: install
 	$(BIN)/python bench/bench_api.py $(ARGS)

@@ -24,6 +24,7 @@ from features import Dataset, read_dataset, read_labels
 from features.compute import compute_all, compute_features
 from features.contract import LOCAL_TZ, PROXY_TYPES
 from features.errors import UsageError
+from features.pit import seconds
 
 Progress = Callable[[str], None]
 SCORE_COLUMNS = ["dossier_id", "risk_score", "proxy_type", "flagged", "reasons"]
@@ -204,21 +205,38 @@ def _labels(
 
 
 def _window(ds: Dataset, since: str | None, until: str | None) -> np.ndarray:
-    t = ds.tables["dossiers"]["submitted_at"]
-    keep = np.ones(len(t), bool)
+    return window_mask(seconds(ds.tables["dossiers"]["submitted_at"]), since, until)
+
+
+def window_mask(t_seconds: np.ndarray, since: str | None, until: str | None) -> np.ndarray:
+    """Dossiers submitted in ``[since, until]`` (local days), from their times in int64 seconds.
+
+    A day's bounds are whole seconds, so comparing the seconds is comparing
+    the times (both engines use this).
+
+    Raises
+    ------
+    UsageError
+        A day that is not YYYY-MM-DD.
+    """
+    keep = np.ones(len(t_seconds), bool)
     for value, name in ((since, "--since"), (until, "--until")):
         if value is None:
             continue
-        try:
-            day = pd.Timestamp(value).tz_localize(LOCAL_TZ)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{name} must be a date YYYY-MM-DD (got {value!r})") from exc
-        keep &= (
-            (t >= day).to_numpy()
-            if name == "--since"
-            else (t < day + pd.Timedelta(days=1)).to_numpy()
-        )
+        day = local_day(value, name)
+        if name == "--since":
+            keep &= t_seconds >= int(day.timestamp())
+        else:
+            keep &= t_seconds < int((day + pd.Timedelta(days=1)).timestamp())
     return keep
+
+
+def local_day(value: str, name: str) -> pd.Timestamp:
+    """Midnight of a YYYY-MM-DD day on the local clock; ``name`` is the option it came from."""
+    try:
+        return pd.Timestamp(value).tz_localize(LOCAL_TZ)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{name} must be a date YYYY-MM-DD (got {value!r})") from exc
 
 
 def score_dataset(
@@ -265,6 +283,11 @@ def unit_report(ds: Dataset, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     d = ds.tables["dossiers"]
     s = scored.set_index("dossier_id").reindex(d["dossier_id"].to_numpy())
     frame = report_frame(d["unit_id"], d["submitted_at"], d["channel"], d["received_by"], s)
+    return report_tables(*report_sums(frame))
+
+
+def report_sums(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unit × month and officer × month sums of a :func:`report_frame` (one frame or one partition)."""
     g = frame.groupby(["unit_id", "month"], sort=True)
     units = pd.DataFrame(
         {
@@ -282,7 +305,7 @@ def unit_report(ds: Dataset, scored: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
             "flag_proxy": og["flag_proxy"].sum(),
         }
     )
-    return report_tables(units, officers)
+    return units, officers
 
 
 def report_frame(

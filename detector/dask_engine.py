@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 
 from detector.artifacts import load
+from detector.batch import local_day, report_frame, report_tables, window_mask
+from detector.batch import report_sums as batch_sums
 from features import partitioned as P
 from features.errors import UsageError
 from features.reader import Dataset
@@ -145,33 +147,6 @@ def _detector(model_dir: str, at: str) -> Any:
     return load(model_dir, at)[0]
 
 
-def window_mask(t_seconds: np.ndarray, since: str | None, until: str | None) -> np.ndarray:
-    """Dossiers submitted in ``[since, until]`` (local days), from their times in int64 seconds.
-
-    The same days as the pandas engine's ``--since``/``--until``: a day's
-    bounds are whole seconds, so comparing the seconds is comparing the times.
-    """
-    keep = np.ones(len(t_seconds), bool)
-    for value, name in ((since, "--since"), (until, "--until")):
-        if value is None:
-            continue
-        day = _day(value, name)
-        if name == "--since":
-            keep &= t_seconds >= int(day.timestamp())
-        else:
-            keep &= t_seconds < int((day + pd.Timedelta(days=1)).timestamp())
-    return keep
-
-
-def _day(value: str, name: str) -> pd.Timestamp:
-    from features.contract import LOCAL_TZ
-
-    try:
-        return pd.Timestamp(value).tz_localize(LOCAL_TZ)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{name} must be a date YYYY-MM-DD (got {value!r})") from exc
-
-
 def score_part(
     part: pd.DataFrame,
     model_dir: str,
@@ -229,7 +204,7 @@ def check_options(model_dir: str | Path, at: str, since: str | None, until: str 
         raise UsageError(f"--at must be review or submission (got {at!r})")
     for value, name in ((since, "--since"), (until, "--until")):
         if value is not None:
-            _day(value, name)
+            local_day(value, name)
     _detector(str(model_dir), at)
 
 
@@ -315,29 +290,10 @@ def _stack(paths: list[Path], out: Path) -> None:
 
 def report_sums(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One partition's unit × month and officer × month sums (see :func:`detector.batch.unit_report`)."""
-    from detector.batch import report_frame
-
     frame = report_frame(
         part["unit_id"], part["submitted_at"], part["channel"], part["received_by"], part
     )
-    g = frame.groupby(["unit_id", "month"], sort=False)
-    units = pd.DataFrame(
-        {
-            "dossiers": g.size(),
-            "online": g["online"].sum(),
-            "p_proxy": g["p_proxy"].sum(),
-            "flag_proxy": g["flag_proxy"].sum(),
-        }
-    )
-    og = frame.dropna(subset=["officer"]).groupby(["officer", "unit_id", "month"], sort=False)
-    officers = pd.DataFrame(
-        {
-            "dossiers": og.size(),
-            "p_proxy": og["p_proxy"].sum(),
-            "flag_proxy": og["flag_proxy"].sum(),
-        }
-    )
-    return units, officers
+    return batch_sums(frame)
 
 
 def unit_report(
@@ -345,8 +301,6 @@ def unit_report(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The unit × month and officer × month report, summed per partition on the cluster."""
     import dask
-
-    from detector.batch import report_tables
 
     _say(progress, "reading the reference tables once for the workers")
     with prepared(data_dir) as refs:
