@@ -21,6 +21,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from detector._forest import Forest, RowLayout
+from detector._scoring import row_values
 from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
 from detector.scorer import REASON_LIST, Detector
@@ -49,16 +50,8 @@ def scorers(detectors: dict[str, Detector]) -> dict[str, FastScorer]:
     return {at: FastScorer.from_detector(det) for at, det in detectors.items()}
 
 
-def as_mappings(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as the API would send them: floats (NaN when unknown), str or NaN for categories."""
-    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    plain = frame.astype({c: object for c in cats}).astype(
-        {c: float for c in frame.columns if c not in cats}
-    )
-    return [
-        {k: (math.nan if v is None else v) for k, v in row.items()}
-        for row in plain.to_dict("records")
-    ]
+#: rows as the API would send them: floats (NaN when unknown), str or NaN for categories
+as_mappings = row_values
 
 
 def differences(fast: RowScore, row: dict[str, Any]) -> list[str]:
