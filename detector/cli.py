@@ -671,7 +671,7 @@ def _score_dask(
 
     dask_engine.check_options(model, at, since, until)  # before a cluster starts
     with _engine(*engine), _progress() as bar:
-        step = _stage_progress(bar, 4)
+        step = _stage_progress(bar, None)  # the partitions done are told as they finish
         step("reading the reference tables once for the workers")
         with dask_engine.prepared(data_dir) as refs:
             frame = dask_engine.scores(data_dir, model, at, since, until, refs=refs)
@@ -705,7 +705,7 @@ def report(
     from features import read_dataset
 
     with _engine(engine, scheduler, workers, memory_limit), _progress() as bar:
-        step = _stage_progress(bar, 4)
+        step = _stage_progress(bar, 4 if engine == "pandas" else None)
         if engine == "dask":
             from detector import dask_engine
 

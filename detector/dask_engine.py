@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from detector.artifacts import load
-from detector.batch import local_day, report_frame, report_tables, window_mask
+from detector.batch import local_day, report_frame, report_tables, window_mask, write_table
 from detector.batch import report_sums as batch_sums
 from features import partitioned as P
 from features.errors import UsageError
@@ -86,6 +86,8 @@ def cluster(
         of the machine's memory); past it a worker spills to disk, and its
         shuffles are on disk (``p2p``).
 
+    ``DETECTOR_DASK_TIMEOUT`` (default 15s) is how long to wait for the scheduler.
+
     Raises
     ------
     UsageError
@@ -99,7 +101,7 @@ def cluster(
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=os.environ.get("DETECTOR_DASK_TIMEOUT", "15s"))
         except (OSError, TimeoutError) as exc:
             raise UsageError(
                 f"--scheduler {scheduler}: no Dask scheduler answered ({exc}); start one with "
@@ -234,8 +236,6 @@ def write_partitioned(
     """
     import dask
 
-    from detector.batch import write_table
-
     folder = parts_folder(out)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("part-*"):
@@ -251,7 +251,7 @@ def write_partitioned(
         dask.delayed(write)(p, path) for p, path in zip(frame.to_delayed(), paths, strict=True)
     ]
     _say(progress, f"features and scores on the cluster ({len(tasks)} partitions)")
-    counts = dask.compute(*tasks)
+    counts = _compute_telling(tasks, "partitions scored and written", progress)
     rows = sum(c[0] for c in counts)
     flagged = sum(c[1] for c in counts)
     if not out.suffix:
@@ -259,6 +259,25 @@ def write_partitioned(
     _say(progress, f"stacking {len(paths)} parts into {out.name}")
     _stack(paths, out)
     return out, rows, flagged
+
+
+def _compute_telling(tasks: list[Any], what: str, progress: Progress | None) -> list[Any]:
+    """Compute ``tasks`` on the cluster, saying how many are done about twenty times along the way.
+
+    A national run takes tens of minutes; the command line shows it moving.
+    Results come back in the tasks' order.
+    """
+    from distributed import as_completed, get_client
+
+    futures = get_client().compute(tasks)
+    index = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    every = max(1, len(futures) // 20)
+    for done, future in enumerate(as_completed(futures), start=1):
+        results[index[future.key]] = future.result()
+        if done % every == 0 or done == len(futures):
+            _say(progress, f"{done} of {len(futures)} {what}")
+    return results
 
 
 def _stack(paths: list[Path], out: Path) -> None:
@@ -308,7 +327,8 @@ def unit_report(
         _say(
             progress, f"features, scores and sums on the cluster ({scored.npartitions} partitions)"
         )
-        sums = dask.compute(*[dask.delayed(report_sums)(p) for p in scored.to_delayed()])
+        tasks = [dask.delayed(report_sums)(p) for p in scored.to_delayed()]
+        sums = _compute_telling(tasks, "partitions scored and summed", progress)
     units = pd.concat([s[0] for s in sums]).groupby(level=[0, 1], sort=True).sum()
     officers = pd.concat([s[1] for s in sums]).groupby(level=[0, 1, 2], sort=True).sum()
     return report_tables(units, officers)

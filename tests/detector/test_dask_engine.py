@@ -9,6 +9,7 @@ to run both engines and compare their files byte for byte.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -128,7 +129,8 @@ def test_evaluate_on_a_cluster_gives_the_same_metrics(province_dir: Path, tmp_pa
 def test_engine_options_fail_clearly(
     province_dir: Path, model_dir: Path, tmp_path: Path, args: list[str], says: str
 ) -> None:
+    env = {**os.environ, "DETECTOR_DASK_TIMEOUT": "3s"}
     proc = run_cli("score", province_dir / "data", "--model", model_dir, "--out",
-                   tmp_path / "s.csv", *args, timeout=120)  # fmt: skip
+                   tmp_path / "s.csv", *args, timeout=120, env=env)  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert says in proc.stderr.replace("\n", " ")
