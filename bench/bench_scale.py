@@ -133,12 +133,13 @@ def one_size(
                 shutil.copytree(out, model)
         if not model.exists():
             raise SystemExit(f"{model}: no model; run with the train step first")
-        print(f"{n:,} {engine}: score", flush=True)
-        steps["score"] = measure(
-            [*CLI, "score", str(data), "--model", str(model), "--out",
-             str(work / f"scores-{n}-{engine}.parquet"), *flags],
-            spill if engine == "dask" else None,
-        )  # fmt: skip
+        if "score" in steps_wanted:
+            print(f"{n:,} {engine}: score", flush=True)
+            steps["score"] = measure(
+                [*CLI, "score", str(data), "--model", str(model), "--out",
+                 str(work / f"scores-{n}-{engine}.parquet"), *flags],
+                spill if engine == "dask" else None,
+            )  # fmt: skip
         if "report" in steps_wanted:
             print(f"{n:,} {engine}: report", flush=True)
             steps["report"] = measure(
