@@ -54,11 +54,10 @@ from features.defs import (
     derive,
     feature_names,
 )
-from features.errors import ContractError
 from features.links import holder_links
 from features.normalise import normalise_table
 from features.pit import Counter, compute_counter, seconds
-from features.reader import read_dataset, set_aside
+from features.reader import _folder, _missing_table, read_dataset, set_aside
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -88,8 +87,13 @@ def gaps_column(at: str) -> str:
     return f"_gaps@{at}"
 
 
+def _suffix(at: str) -> str:
+    """How a moment's feature columns are named in :func:`finish`'s frame (review: ``@review``)."""
+    return "" if at == "submission" else "@review"
+
+
 def _review_name(name: str) -> str:
-    return f"{name}@review"
+    return name + _suffix("review")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -115,7 +119,14 @@ def _references(
         where = Path(prepared)
         present = frozenset((where / "present.txt").read_text().split())
         tables = {n: pd.read_pickle(where / f"{n}.pkl") for n in TABLES if n != "dossiers"}
-        return tables, present
+    else:
+        tables, present = _read_references(folder)
+    _release_memory()  # once per read, not per partition
+    return tables, present
+
+
+def _read_references(folder: str | Path) -> tuple[dict[str, pd.DataFrame], frozenset[str]]:
+    """Every table but the dossiers, read and checked as :func:`read_dataset` does."""
     ds = read_dataset(folder, tables=[n for n in TABLES if n != "dossiers"])
     return ds.tables, ds.present | {"dossiers"}
 
@@ -135,7 +146,6 @@ def references(
     tables, present = _references(
         str(folder), _stamp(folder), None if prepared is None else str(prepared)
     )
-    _release_memory()
     return dict(tables), present
 
 
@@ -152,14 +162,14 @@ def prepare_references(folder: str | Path, under: str | Path) -> Path:
     where = Path(under) / f"references-{_stamp(folder)}"
     if (where / "present.txt").is_file():
         return where
-    ds = read_dataset(folder, tables=[n for n in TABLES if n != "dossiers"])
+    tables, present = _read_references(folder)
     partial = where.with_name(where.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
-    for name, frame in ds.tables.items():
+    for name, frame in tables.items():
         if name != "dossiers":
             frame.to_pickle(partial / f"{name}.pkl")
-    (partial / "present.txt").write_text(" ".join(sorted(ds.present | {"dossiers"})))
-    del ds
+    (partial / "present.txt").write_text(" ".join(sorted(present)))
+    del tables
     _release_memory()
     partial.rename(where)
     return where
@@ -228,15 +238,10 @@ def dossier_files(folder: str | Path) -> list[Path]:
     ContractError
         The folder has no dossiers table.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ContractError(f"{folder}: data folder not found (expected a folder of table files)")
+    folder = _folder(folder)
     path = locate(folder, "dossiers")
     if path is None:
-        raise ContractError(
-            f"{folder}: required table 'dossiers' is missing "
-            "(expected dossiers.csv, dossiers.parquet or a folder dossiers/ of parts)"
-        )
+        raise _missing_table(folder, "dossiers")
     return parts(path) if path.is_dir() else [path]
 
 
@@ -456,9 +461,8 @@ def finish(
         f = f[feature_names(at)]
         for col, cats in CATEGORIES.items():
             f[col] = pd.Categorical(f[col], categories=list(cats))
-        suffix = "" if at == "submission" else "@review"
         for col in f.columns:
-            out[col + suffix] = f[col]
+            out[col + _suffix(at)] = f[col]
         out[gaps_column(at)] = part[gaps_column(at)]
     for col in carry:
         out[CARRY + col] = part[CARRY + col]
@@ -467,8 +471,7 @@ def finish(
 
 def moment_frame(part: pd.DataFrame, at: str) -> tuple[pd.DataFrame, pd.Series]:
     """One moment's features (on ``dossier_id``, the model's columns) and data gaps, from :func:`finish`."""
-    suffix = "" if at == "submission" else "@review"
-    f = part[[n + suffix for n in feature_names(at)]]
+    f = part[[n + _suffix(at) for n in feature_names(at)]]
     f.columns = feature_names(at)
     index = pd.Index(part["dossier_id"].to_numpy(), name="dossier_id")
     f.index = index
