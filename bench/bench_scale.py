@@ -133,20 +133,15 @@ def one_size(
                 shutil.copytree(out, model)
         if not model.exists():
             raise SystemExit(f"{model}: no model; run with the train step first")
-        if "score" in steps_wanted:
-            print(f"{n:,} {engine}: score", flush=True)
-            steps["score"] = measure(
-                [*CLI, "score", str(data), "--model", str(model), "--out",
-                 str(work / f"scores-{n}-{engine}.parquet"), *flags],
-                spill if engine == "dask" else None,
-            )  # fmt: skip
-        if "report" in steps_wanted:
-            print(f"{n:,} {engine}: report", flush=True)
-            steps["report"] = measure(
-                [*CLI, "report", str(data), "--model", str(model), "--out",
-                 str(work / f"report-{n}-{engine}.csv"), *flags],
-                spill if engine == "dask" else None,
-            )  # fmt: skip
+        outputs = {"score": f"scores-{n}-{engine}.parquet", "report": f"report-{n}-{engine}.csv"}
+        for step, name in outputs.items():
+            if step in steps_wanted:
+                print(f"{n:,} {engine}: {step}", flush=True)
+                steps[step] = measure(
+                    [*CLI, step, str(data), "--model", str(model), "--out", str(work / name),
+                     *flags],
+                    spill if engine == "dask" else None,
+                )  # fmt: skip
         res[engine] = steps
         print(json.dumps({engine: steps}), flush=True)
     return res

@@ -43,8 +43,14 @@ import numpy as np
 import pandas as pd
 
 from detector.artifacts import load
-from detector.batch import local_day, report_frame, report_tables, window_mask, write_table
-from detector.batch import report_sums as batch_sums
+from detector.batch import (
+    local_day,
+    report_frame,
+    report_sums,
+    report_tables,
+    window_mask,
+    write_table,
+)
 from features import partitioned as P
 from features.errors import UsageError
 from features.reader import Dataset
@@ -307,12 +313,12 @@ def _stack(paths: list[Path], out: Path) -> None:
                     sink.write(chunk)
 
 
-def report_sums(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _partition_sums(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One partition's unit × month and officer × month sums (see :func:`detector.batch.unit_report`)."""
     frame = report_frame(
         part["unit_id"], part["submitted_at"], part["channel"], part["received_by"], part
     )
-    return batch_sums(frame)
+    return report_sums(frame)
 
 
 def unit_report(
@@ -327,7 +333,7 @@ def unit_report(
         _say(
             progress, f"features, scores and sums on the cluster ({scored.npartitions} partitions)"
         )
-        tasks = [dask.delayed(report_sums)(p) for p in scored.to_delayed()]
+        tasks = [dask.delayed(_partition_sums)(p) for p in scored.to_delayed()]
         sums = _compute_telling(tasks, "partitions scored and summed", progress)
     units = pd.concat([s[0] for s in sums]).groupby(level=[0, 1], sort=True).sum()
     officers = pd.concat([s[1] for s in sums]).groupby(level=[0, 1, 2], sort=True).sum()
