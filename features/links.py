@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features._private import str_isin
 from features.contract import LOCAL_TZ
 
 #: holder's role towards the owner, from a relation record read either way
@@ -98,9 +99,11 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
 
     ``mapping`` must have a unique index (the tables are de-duplicated on read).
     """
-    return pd.Series(
-        mapping.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=mapping.dtype
-    )
+    got = mapping.reindex(keys.to_numpy())
+    if got.dtype != mapping.dtype:  # an integer or boolean mapping with unknown keys
+        return pd.Series(got.to_numpy(), index=keys.index, dtype=mapping.dtype)
+    # the values as they are: through numpy, timestamps with a time zone would be parsed again
+    return got.set_axis(keys.index)
 
 
 def local_date(ts: pd.Series) -> pd.Series:
@@ -307,10 +310,12 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     out = out.join(staff_roles(holder, d["unit_id"], day, tables["staff"]))
     unknown = pd.Series(np.nan, index=d.index, dtype=object)
     in_people = "people" in present
-    owner_in = d["owner_id"].isin(people.index)
+    owner_in = str_isin(d["owner_id"], people.index.to_numpy())
     out["owner_in_people"] = owner_in.astype(object) if in_people else unknown
     out["holder_in_people"] = (
-        holder.isin(people.index).astype(object).where(has_account) if in_people else unknown
+        str_isin(holder, people.index.to_numpy()).astype(object).where(has_account)
+        if in_people
+        else unknown
     )
     death = lookup(d["owner_id"], people["death_date"])
     # death dates are only as complete as the extract: unknown unless the owner is in it
@@ -336,7 +341,9 @@ def summarise(
     staff = role.notna() & ~role.isin(["none", "community_digital_team"])
     # enough data to say "no link": both people in the extract with households known,
     # or a business owner present in the business register
-    owner_is_business = tables["dossiers"]["owner_id"].isin(tables["businesses"]["business_id"])
+    owner_is_business = str_isin(
+        tables["dossiers"]["owner_id"], tables["businesses"]["business_id"]
+    )
     sufficient = (links["same_household"].notna()) | (owner_is_business & ("businesses" in present))
     # no record between generations is not proof of no relation (module docstring)
     kin = pd.Series(

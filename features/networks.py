@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features._private import flags as _flag
+from features._private import str_isin
 
 
 def _ip_ranges(units: pd.DataFrame) -> pd.DataFrame:
@@ -90,8 +91,8 @@ def ip_membership(
         parsed.add(value)
         pairs += [(value, u) for u in found]
     hits = pd.DataFrame(pairs, columns=["ip", "unit_id"]).drop_duplicates()
-    known_ip = ips.isin(parsed)
-    anyhit = ips.isin(set(hits["ip"]))
+    known_ip = str_isin(ips, np.array(sorted(parsed), dtype=object))
+    anyhit = str_isin(ips, hits["ip"].unique())
     probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
     joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(
         "index"

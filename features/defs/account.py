@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features._online_tables import NS_PER_S, total_seconds
+from features._private import str_isin
 from features.defs._kit import NAN, Feature, flag, flags
 from features.links import local_date, lookup
 from features.networks import ip_membership
@@ -158,7 +159,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "acct_business", "tài khoản doanh nghiệp", "business account", kind="flag",
         frame=lambda b: flags(_account_field(b, "account_type") == "business").where(
-            b.d["account_id"].isin(b.acc.index)
+            str_isin(b.d["account_id"], b.acc.index.to_numpy())
         ),
         row=lambda r: NAN if r.acc is None else flag(r.acc[4] == "business"),
     ),
