@@ -23,6 +23,8 @@ All functions take and return frames; nothing here reads files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,20 +53,99 @@ _INVERSE = {
     "household": "household",
 }
 
-#: the summary category, in priority order (the first that holds wins)
-HOLDER_RELATIONS = (
-    "not_applicable",
-    "self",
-    "legal_rep",
-    "mandate",
-    "household",
-    "relative",
-    "community_team",
-    "staff_same_unit",
-    "staff_other_unit",
-    "none_known",
-    "unknown",
+
+@dataclass(frozen=True)
+class Rung:
+    """One summary category and when it holds: on a frame of links and on one dossier's links.
+
+    ``frame`` takes :func:`holder_links`'s frame (with ``has_account`` and
+    ``has_owner`` beside its columns) and returns a boolean Series; ``row``
+    takes one dossier's links (``ReferenceIndex``'s, the same names as
+    attributes, None where the frame has NaN) and returns a bool. The two
+    sit side by side so that a change to one is seen beside the other;
+    ``tests/features/test_registry_parity.py`` holds them equal.
+    """
+
+    relation: str
+    frame: Callable[[pd.DataFrame], pd.Series]
+    row: Callable[[Any], bool]
+
+
+def _staff(role: pd.Series) -> pd.Series:
+    return role.notna() & ~role.isin(["none", TEAM_ROLE])
+
+
+def _is_staff(role: object) -> bool:
+    return role is not None and role not in ("none", TEAM_ROLE)
+
+
+def _true(s: pd.Series) -> pd.Series:
+    return s.fillna(False).astype(bool)
+
+
+def _no_link_shown(v: pd.DataFrame) -> pd.Series:
+    """The data would have shown a link, and none is there (see the module docstring)."""
+    # enough data to say "no link": households known, or a business owner in the register
+    sufficient = v["same_household"].notna() | v["owner_is_business"]
+    # no record between generations is not proof of no relation
+    kin = kin_plausible(v["owner_age"].to_numpy(), v["holder_age"].to_numpy())
+    return sufficient & v["has_owner"] & ~kin
+
+
+#: the summary category of :func:`holder_links`, in priority order: the first rung that holds
+#: wins, and a dossier no rung holds for is ``unknown``
+LADDER = (
+    Rung("not_applicable", lambda v: ~v["has_account"], lambda r: not r.has_account),
+    Rung("self", lambda v: _true(v["is_self"]), lambda r: bool(r.is_self)),
+    Rung("legal_rep", lambda v: _true(v["legal_rep"]), lambda r: bool(r.legal_rep)),
+    Rung(
+        "mandate",
+        lambda v: (v["mandate_status"] == "valid") | (v["claim_status"] == "valid"),
+        lambda r: r.mandate_status == "valid" or r.claim_status == "valid",
+    ),
+    Rung("household", lambda v: _true(v["same_household"]), lambda r: bool(r.same_household)),
+    Rung(
+        "relative",
+        lambda v: v["relation_kind"].notna() | _true(v["related_2"]),
+        lambda r: r.relation_kind is not None or bool(r.related_2),
+    ),
+    Rung(
+        "community_team",
+        lambda v: v["holder_staff_role"] == TEAM_ROLE,
+        lambda r: r.holder_staff_role == TEAM_ROLE,
+    ),
+    Rung(
+        "staff_same_unit",
+        lambda v: _staff(v["holder_staff_role"]) & v["holder_staff_same_unit"].eq(True),
+        lambda r: _is_staff(r.holder_staff_role) and r.holder_staff_same_unit is True,
+    ),
+    Rung(
+        "staff_other_unit",
+        lambda v: _staff(v["holder_staff_role"]),
+        lambda r: _is_staff(r.holder_staff_role),
+    ),
+    Rung(
+        "none_known",
+        _no_link_shown,
+        lambda r: (
+            r.has_owner
+            and (r.same_household is not None or r.owner_is_business)
+            and not kin_plausible(r.owner_age, r.holder_age)
+        ),
+    ),
 )
+#: the summary categories, in priority order (:data:`LADDER`, then ``unknown``)
+HOLDER_RELATIONS = (*(rung.relation for rung in LADDER), "unknown")
+
+
+def summarise_row(links: Any) -> str:
+    """One dossier's summary category (:data:`LADDER` on ``ReferenceIndex``'s links)."""
+    for rung in LADDER:
+        if rung.row(links):
+            return rung.relation
+    return HOLDER_RELATIONS[-1]
+
+
 #: categories that explain a filing for someone else
 EXPLAINED = frozenset({"self", "legal_rep", "mandate", "household", "relative"})
 
@@ -286,8 +367,10 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     ``legal_rep``, ``holder_staff_role``, ``holder_staff_same_unit``,
     ``holder_team_lapsed`` (the team post that makes the holder a team member has ended),
     ``owner_in_people``, ``holder_in_people``, ``owner_deceased``,
-    ``days_since_owner_death``, ``owner_age``, ``holder_age`` and the summary
-    ``holder_relation`` (one of :data:`HOLDER_RELATIONS`).
+    ``days_since_owner_death``, ``owner_age``, ``holder_age``,
+    ``owner_is_business`` (the owner is in the business register, when there is
+    one) and the summary ``holder_relation`` (one of :data:`HOLDER_RELATIONS`,
+    by :data:`LADDER`).
     """
     d = tables["dossiers"]
     acc = tables["accounts"].drop_duplicates("account_id").set_index("account_id")
@@ -325,43 +408,20 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     born = people["birth_date"]
     out["owner_age"] = (day - lookup(d["owner_id"], born)).dt.days / 365.25
     out["holder_age"] = (day - lookup(holder, born)).dt.days / 365.25
-    out["holder_relation"] = summarise(out, has_account, d["owner_id"].notna(), tables, present)
+    # a registered business owner: with the register, "no link" can be shown for it
+    out["owner_is_business"] = (
+        str_isin(d["owner_id"], tables["businesses"]["business_id"])
+        if "businesses" in present
+        else pd.Series(False, index=d.index)
+    )
+    out["holder_relation"] = summarise(out, has_account, d["owner_id"].notna())
     return out
 
 
-def summarise(
-    links: pd.DataFrame,
-    has_account: pd.Series,
-    has_owner: pd.Series,
-    tables: dict[str, pd.DataFrame],
-    present: frozenset[str],
-) -> pd.Series:
-    """One category per dossier, in the priority order of :data:`HOLDER_RELATIONS`."""
-    role = links["holder_staff_role"]
-    staff = role.notna() & ~role.isin(["none", "community_digital_team"])
-    # enough data to say "no link": both people in the extract with households known,
-    # or a business owner present in the business register
-    owner_is_business = str_isin(
-        tables["dossiers"]["owner_id"], tables["businesses"]["business_id"]
-    )
-    sufficient = (links["same_household"].notna()) | (owner_is_business & ("businesses" in present))
-    # no record between generations is not proof of no relation (module docstring)
-    kin = pd.Series(
-        kin_plausible(links["owner_age"].to_numpy(), links["holder_age"].to_numpy()),
-        index=links.index,
-    )
-    conditions = [
-        ~has_account,
-        links["is_self"].fillna(False).astype(bool),
-        links["legal_rep"].fillna(False).astype(bool),
-        (links["mandate_status"] == "valid") | (links["claim_status"] == "valid"),
-        links["same_household"].fillna(False).astype(bool),
-        links["relation_kind"].notna() | links["related_2"].fillna(False).astype(bool),
-        role == "community_digital_team",
-        staff & links["holder_staff_same_unit"].eq(True),
-        staff,
-        sufficient & has_owner & ~kin,
-    ]
+def summarise(links: pd.DataFrame, has_account: pd.Series, has_owner: pd.Series) -> pd.Series:
+    """One category per dossier (:data:`LADDER`, the first rung that holds)."""
+    v = links.assign(has_account=has_account, has_owner=has_owner)
+    conditions = [rung.frame(v).to_numpy(bool) for rung in LADDER]
     return pd.Series(
         np.select(conditions, list(HOLDER_RELATIONS[:-1]), HOLDER_RELATIONS[-1]), index=links.index
     )

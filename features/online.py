@@ -31,7 +31,7 @@ from features import _online_tables as tab
 from features._online_tables import NS_PER_S, Key, Validity
 from features.contract import LOCAL_TZ
 from features.defs import FLAGS, GAPS, KEYS, STATIC
-from features.links import TEAM_GRACE_DAYS, TEAM_ROLE, kin_plausible
+from features.links import TEAM_GRACE_DAYS, TEAM_ROLE, summarise_row
 from features.networks import networks_of, office_networks
 
 _NAN = math.nan
@@ -126,7 +126,11 @@ class _Links:
     days_since_owner_death: float
     owner_age: float
     holder_age: float
-    holder_relation: str
+    has_account: bool
+    has_owner: bool
+    owner_is_business: bool
+    #: the summary (:func:`features.links.summarise_row`), set once the rest is known
+    holder_relation: str = "unknown"
 
 
 def _text(v: object) -> Key:
@@ -314,38 +318,7 @@ class ReferenceIndex:
         died = death is not None and death < day
         owner_age = _years(day, o_person[1] if o_person is not None else None)
         holder_age = _years(day, h_person[1] if h_person is not None else None)
-        # ------------------------------------------------------------ summarise, in priority order
-        staff = staff_role is not None and staff_role not in ("none", "community_digital_team")
-        if not has_account:
-            relation = "not_applicable"
-        elif is_self:
-            relation = "self"
-        elif legal_rep:
-            relation = "legal_rep"
-        elif mandate == "valid" or claim == "valid":
-            relation = "mandate"
-        elif same_household:
-            relation = "household"
-        elif role is not None or related_2:
-            relation = "relative"
-        elif staff_role == "community_digital_team":
-            relation = "community_team"
-        elif staff and same_unit is True:
-            relation = "staff_same_unit"
-        elif staff:
-            relation = "staff_other_unit"
-        elif (
-            owner is not None
-            and (
-                # enough data to say "no link": households known, or a registered business owner
-                same_household is not None or ("businesses" in present and owner in self.businesses)
-            )
-            and not kin_plausible(owner_age, holder_age)  # a generation apart: records are partial
-        ):
-            relation = "none_known"
-        else:
-            relation = "unknown"
-        return _Links(
+        links = _Links(
             holder_id=holder,
             is_self=is_self,
             same_household=same_household,
@@ -364,8 +337,12 @@ class ReferenceIndex:
             days_since_owner_death=float((day - death) // _NS_PER_DAY) if died else _NAN,  # type: ignore[operator]
             owner_age=owner_age,
             holder_age=holder_age,
-            holder_relation=relation,
+            has_account=has_account,
+            has_owner=owner is not None,
+            owner_is_business="businesses" in present and owner in self.businesses,
         )
+        links.holder_relation = summarise_row(links)
+        return links
 
     def _mandate_status(
         self, owner: Key, holder: Key, claimed: Key, day: int, procedure: Key
