@@ -109,6 +109,8 @@ def save(
                 "features": list(det.feature_names_in_),
                 "threshold": det.threshold_,
                 "threshold_policy": det.threshold_policy_,
+                # owners relatives file for: each group's own threshold and what it rests on
+                "lookalike_thresholds": det.lookalike_,
                 "explained_by": list(det.explain_features_),
                 "rules": [r.id for r in det.rules_],
                 "calibration_months": _calibration_metrics(det),

@@ -40,6 +40,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from detector._forest import Forest, RowLayout
+from detector._lookalike import threshold_for
 from detector._scoring import (
     GroupProba,
     Reason,
@@ -71,6 +72,8 @@ class RowScore:
     probabilities: dict[str, float]  # p_<proxy_type>, the six of them
     reasons: tuple[Reason, ...]  # the reason_list column
     data_gaps: str = ""
+    #: the threshold this dossier was flagged by (its owner's look-alike group's, detector._lookalike)
+    threshold: float = float("nan")
 
     @property
     def reason_codes(self) -> str:
@@ -129,6 +132,7 @@ class FastScorer:
         model = detector.model_
         self.at = detector.at
         self.threshold = float(detector.threshold_)
+        self._by_group = detector.thresholds_by_group()
         self.columns = tuple(str(c) for c in detector.feature_names_in_)
         if tuple(str(c) for c in model.feature_names_in_) != self.columns:
             raise ValueError("the detector's model was fitted on other columns than the detector")
@@ -231,7 +235,8 @@ class FastScorer:
             risk = 0.0
             declared = DECLARED_TYPE.get(values["declared_relation"], "self")  # type: ignore[call-overload]
             probs = np.array([[float(c == declared) for c in PROXY_TYPES]])
-        flagged = risk >= self.threshold
+        threshold = threshold_for(self._by_group, values["owner_age"])  # type: ignore[arg-type]
+        flagged = risk >= threshold
         proxy_type = str(shown_type(probs, np.array([flagged]))[0])
         reasons: tuple[Reason, ...] = ()
         if flagged:
@@ -244,7 +249,7 @@ class FastScorer:
             reasons = explain(values, hits, proxy_type, contrib, self._explain, self._typical)
         return RowScore(
             risk, proxy_type, flagged, dict(zip(_P.values(), probs[0].tolist(), strict=True)),
-            reasons, data_gaps or "",
+            reasons, data_gaps or "", threshold,
         )  # fmt: skip
 
     def _copies(

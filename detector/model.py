@@ -278,6 +278,9 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         # out-of-sample risk on the calibration months: where thresholds and metrics are judged
         self.calibration_risk_ = self.calibrator_.predict_proba(features_cal[trusted])[:, 1]
         self.calibration_target_ = target[trusted]
+        # which rows of X they are, and how much each counts (for the look-alike groups' thresholds)
+        self.calibration_rows_ = np.flatnonzero(labelled)[cal_idx[trusted]]
+        self.calibration_weight_ = given[cal_idx][trusted]
         self.label_noise_ = _noise_estimate(yl, suspect, self.prune_noise) | {
             "cuts": [round(c, 4) for c in cuts]
         }

@@ -302,7 +302,8 @@ def answer_json(s: Scored, model_version: str, threshold: float) -> dict[str, An
         "risk_score": sc.risk_score,
         "proxy_type": sc.proxy_type,
         "flagged": sc.flagged,
-        "threshold": threshold,
+        # the threshold this dossier was judged by: its owner's group's (detector._lookalike)
+        "threshold": sc.threshold if math.isfinite(sc.threshold) else threshold,
         "probabilities": {c: sc.probabilities[f"p_{c}"] for c in PROXY_TYPES},
         "reasons": [r.as_dict() | {"evidence": _plain(r.evidence)} for r in sc.reasons],
         "data_gaps": s.data_gaps,

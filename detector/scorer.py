@@ -18,11 +18,14 @@ which :mod:`detector.fastscore` calls too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from detector._lookalike import group_thresholds, row_threshold, thresholds_of
 from detector._scoring import NO_REASONS, Reason, explain, joined, row_values
 from detector.model import MisuseModel, predicted_type
 from detector.rules import DEFAULT_RULES_PATH, Rule, RuleSet, load_rules
@@ -91,12 +94,16 @@ class Detector(BaseEstimator):
         t: pd.Series,
         calibrate: pd.Series | None = None,
         sample_weight: pd.Series | None = None,
+        owner_age: pd.Series | None = None,
     ) -> Detector:
         """Fit on a feature frame, labels (NaN = unlabelled) and submission times.
 
         ``calibrate`` marks the rows whose labels may calibrate the risk and set
         the threshold (default: all), ``sample_weight`` how much each label
-        counts; see :meth:`MisuseModel.fit`.
+        counts; see :meth:`MisuseModel.fit`. ``owner_age`` gives the owners'
+        ages when ``X``'s own are hidden from the trees (the starter's simulated
+        provinces): the look-alike groups' thresholds (:mod:`detector._lookalike`)
+        are judged on them; default ``X["owner_age"]``.
         """
         if self.at not in ("submission", "review"):
             raise ValueError(f"at must be submission or review (got {self.at!r})")
@@ -110,6 +117,8 @@ class Detector(BaseEstimator):
         weight = sample_weight[online] if sample_weight is not None else None
         self.model_ = model.fit(X[online], y[online], t[online], rule_score[online], cal, weight)
         self.threshold_, self.threshold_policy_ = self._threshold()
+        ages = owner_age if owner_age is not None else X["owner_age"]
+        self.lookalike_ = self._lookalike(ages[online].to_numpy(float))
         self.typical_ = self._typical(X[online & y.isin(LEGITIMATE_TYPES).to_numpy()])
         self.explain_features_ = self._explain_candidates(X[online], rule_score[online], y[online])
         self.feature_names_in_ = np.array(X.columns)
@@ -129,6 +138,20 @@ class Detector(BaseEstimator):
         # precision of the whole flagged set (the issue #13 inspector met a 0.10 floor)
         thr = float(np.clip(thr, THRESHOLD_FLOOR, 0.95))
         return thr, f"precision target {self.precision_target:.0%} on the calibration months"
+
+    def _lookalike(self, age: np.ndarray) -> dict[str, dict[str, Any]]:
+        """The look-alike groups' thresholds, judged on the calibration rows (:mod:`detector._lookalike`)."""
+        m = self.model_
+        rows = m.calibration_rows_
+        return group_thresholds(
+            m.calibration_risk_, m.calibration_target_, age[rows], self.threshold_,
+            m.calibration_weight_,
+        )  # fmt: skip
+
+    def thresholds_by_group(self) -> np.ndarray:
+        """The threshold per look-alike group code (:func:`detector._lookalike.thresholds_of`)."""
+        check_is_fitted(self, "model_")
+        return thresholds_of(getattr(self, "lookalike_", None), self.threshold_)
 
     @staticmethod
     def _typical(legit: pd.DataFrame) -> dict[str, object]:
@@ -201,7 +224,9 @@ class Detector(BaseEstimator):
             for col in pr.columns:
                 if col in out.columns:
                     out.loc[pr.index, col] = pr[col].to_numpy()
-        out["flagged"] = out["risk_score"] >= self.threshold_
+        # owners relatives file for are flagged by their group's threshold (detector._lookalike)
+        by_age = row_threshold(self.thresholds_by_group(), X["owner_age"].to_numpy(float))
+        out["flagged"] = out["risk_score"].to_numpy() >= by_age
         out["proxy_type"] = predicted_type(out, out["flagged"].to_numpy())
         out["data_gaps"] = data_gaps.reindex(X.index).fillna("") if data_gaps is not None else ""
         reasons = self._reasons(X, hits, rule_score, out)

@@ -197,7 +197,8 @@ def fit_detectors(
             training.frames[at], training.y, training.order, ff.frame, own, t, eligible,
             sample_weight, own_calibrates and policy.kind == "combined",
         )  # fmt: skip
-        detectors[at] = det.fit(hide_untrusted(X), yy, order, cal, weight)
+        # the owners' real ages judge the look-alike groups' thresholds (hidden from the trees)
+        detectors[at] = det.fit(hide_untrusted(X), yy, order, cal, weight, owner_age=X["owner_age"])
     first = next(iter(detectors.values()))
     if training is None or (own_calibrates and policy.kind == "combined"):
         judged = f"the province's latest labels ({cal_misuse} misuse, {cal_legit} legitimate)"

@@ -82,7 +82,11 @@ class ScoreOut(BaseModel):
     risk_score: float | None = Field(default=None, ge=0, le=1)
     proxy_type: str | None = None
     flagged: bool | None = None
-    threshold: float | None = None
+    threshold: float | None = Field(
+        default=None,
+        description="the threshold this dossier was judged by: the detector's, or a higher one "
+        "for owners aged 70 or more and children under 14 (their own group's)",
+    )
     probabilities: dict[str, float] = Field(default_factory=dict)
     reasons: list[Reason] = Field(default_factory=list)
     data_gaps: list[str] = Field(
