@@ -3,10 +3,11 @@
 The scoring API keeps the data folder's index and adds every dossier it
 scores, so :func:`features.graph.evidence_subgraph` draws an API dossier's
 neighbourhood from the same state, and the same code, as a batch case's.
-The data folder's arrays stay as they are; the dossiers added live in
-buffers that double when full (one append is a few dict look-ups and array
-writes), and the shared-entity groups (account, device, phone, payment, IP)
-hold them in a small overlay next to the frozen groups.
+The data folder's arrays stay as they are. An added dossier waits in a list
+(the scoring path pays one append); before a drawing, the waiting ones are
+written into buffers that double when full, and into a small overlay next to
+the frozen groups of the shared entities (account, device, phone, payment,
+IP). Only flagged dossiers are drawn, so that work is theirs.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class LiveIndex(EntityIndex):
     _codes: dict[str, dict[Any, int]]
     _buffers: dict[tuple[str, str], np.ndarray]
     _sizes: dict[str, int]
+    _waiting: dict[str, Mapping[str, object]]
+    _unsettled: dict[str, list[int]]
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> LiveIndex:
@@ -118,6 +121,8 @@ class LiveIndex(EntityIndex):
         kinds = dict.fromkeys(kind for kind, _ in _CODED.values())
         ix._codes = {kind: {v: i for i, v in enumerate(ix.values[kind].tolist())} for kind in kinds}
         ix._buffers = {}
+        ix._waiting = {}
+        ix._unsettled = {"party": [], "ip": []}
         ix._sizes = {kind: len(v) for kind, v in ix.values.items()}
         return ix
 
@@ -147,19 +152,42 @@ class LiveIndex(EntityIndex):
         self._put(self.values, "values", kind, code, value)
         for table, column, empty in _PER_CODE.get(kind, ()):
             self._put(getattr(self, table), table, column, code, empty)
-        if kind == "party":
-            business = owner_id_kind(pd.Series([value], dtype="str")).iloc[0] == "business"
-            self._put({"x": self.is_business}, "is_business", "x", code, business)
+        if kind == "party":  # whether it is a tax code: settled for all new IDs at once
+            self._put({"x": self.is_business}, "is_business", "x", code, False)
             self.is_business = self._buffers[("is_business", "x")][: code + 1]
-        elif kind == "ip":
-            net = int(self.networks.match(np.array([value], dtype=object))[0])
-            self._put({"x": self.ip_net}, "ip_net", "x", code, net)
+            self._unsettled["party"].append(code)
+        elif kind == "ip":  # the office network holding it: likewise
+            self._put({"x": self.ip_net}, "ip_net", "x", code, NONE)
             self.ip_net = self._buffers[("ip_net", "x")][: code + 1]
+            self._unsettled["ip"].append(code)
         return code
 
     # ------------------------------------------------------------------ dossiers
     def add(self, dossier: Mapping[str, object]) -> None:
-        """Add a normalised dossier (a dossier ID already inside is left as it is)."""
+        """Add a normalised dossier (a dossier ID already inside is left as it is).
+
+        It waits until the next drawing (:meth:`including`), which writes every
+        waiting dossier into the arrays: adding costs the scoring path a list append.
+        """
+        dossier_id = str(dossier["dossier_id"])
+        if dossier_id not in self.dossier_row and dossier_id not in self._waiting:
+            self._waiting[dossier_id] = dossier
+
+    def _flush(self) -> None:
+        """Write the waiting dossiers into the arrays and groups, and settle their new codes."""
+        for dossier in self._waiting.values():
+            self._append(dossier)
+        self._waiting.clear()
+        party, ips = self._unsettled["party"], self._unsettled["ip"]
+        if party:
+            ids = pd.Series(self.values["party"][party], dtype="str")
+            self.is_business[party] = (owner_id_kind(ids) == "business").to_numpy(bool)
+            party.clear()
+        if ips:
+            self.ip_net[ips] = self.networks.match(self.values["ip"][ips])
+            ips.clear()
+
+    def _append(self, dossier: Mapping[str, object]) -> None:
         dossier_id = str(dossier["dossier_id"])
         if dossier_id in self.dossier_row:
             return
@@ -181,7 +209,7 @@ class LiveIndex(EntityIndex):
         self._n = row + 1
 
     def _drop_last(self) -> None:
-        """Undo the last :meth:`add` (its new vocabulary codes stay: unused, harmless)."""
+        """Undo the last :meth:`_append` (its new vocabulary codes stay: unused, harmless)."""
         row = self._n - 1
         for kind in SHARED:
             code = int(self.d[kind][row])
@@ -200,9 +228,11 @@ class LiveIndex(EntityIndex):
     def including(self, dossier: Mapping[str, object]) -> Iterator[None]:
         """The index with ``dossier`` in it for the block, as it was after (a draw before
         the dossier is committed to the history)."""
+        self._flush()
         added = str(dossier["dossier_id"]) not in self.dossier_row
         if added:
-            self.add(dossier)
+            self._append(dossier)
+            self._flush()  # its own new codes
         try:
             yield
         finally:
