@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
 from detector.artifacts import load
 from detector.fastscore import FastScorer, RowScore
 from detector.scorer import Detector
-from features import read_dataset
+from features import LiveIndex, evidence_subgraph, read_dataset
 from features.checks import dossier_id_issues
 from features.contract import CHANNELS, PROXY_TYPES
 from features.defs import derive
@@ -133,6 +134,9 @@ class OnlineScorer:
         self.history_ids = frozenset(ds.tables["dossiers"]["dossier_id"].tolist())
         self.counters = OnlineCounters(FrozenHistory(events, t), live)
         self.live = live
+        #: the entity graph of the history, grown by every dossier added: the evidence of a
+        #: flagged dossier is drawn from it as a batch case's is from the data folder's
+        self.graph = LiveIndex.from_dataset(ds)
         self.quality = ds.report
         self.load_seconds = time.perf_counter() - started
         log.info(
@@ -247,9 +251,29 @@ class OnlineScorer:
         self.live.add(self.counters.update(dossier_id, event, epoch_seconds(ts)))
 
     def add(self, scored: Scored) -> None:
-        """Add a scored dossier to the live history (idempotent)."""
+        """Add a scored dossier to the live history and the entity graph (idempotent)."""
         if scored.update is not None:
             self.live.add(scored.update)
+            self.graph.add(scored.dossier)
+
+    def evidence(self, scored: Scored, max_related: int) -> nx.MultiDiGraph:
+        """The evidence subgraph of a scored dossier at its submission, from the online state.
+
+        The same :func:`features.evidence_subgraph` as a batch case's, on the
+        data folder's graph plus the dossiers this process has scored since
+        (this one included, even before :meth:`add`): other dossiers strictly
+        before its submission, as the batch at submission draws them.
+
+        Notes
+        -----
+        Dossiers the live history holds only as replayed log records (after a
+        restart or reload), or that another worker scored, carry no clear
+        values and are not in the graph until the data folder holds them.
+        """
+        with self.graph.including(scored.dossier):
+            return evidence_subgraph(
+                self.graph, scored.dossier_id, at="submission", max_related=max_related
+            )
 
 
 #: submission fields no purpose of the service needs: never kept (the scorer does not read

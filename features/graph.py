@@ -8,7 +8,8 @@ and who accepted the dossier. This module draws that graph:
 
 - :func:`build_graph` the whole of it (small data, notebooks);
 - :func:`evidence_subgraph` the few hops around one dossier, read from an
-  :class:`EntityIndex` in milliseconds even with a million dossiers loaded;
+  :class:`EntityIndex` in milliseconds even with a million dossiers loaded
+  (or a :class:`LiveIndex`, which the scoring API grows by each dossier it scores);
 - :func:`mark` flags the edges a caller's rules found suspicious (no scoring
   happens here);
 - :func:`to_json` the graph for the workbench, personal values pseudonymised.
@@ -37,6 +38,7 @@ from features._graph_draft import (
     Draft,
 )
 from features._graph_index import NONE, EntityIndex
+from features._graph_live import LiveIndex
 from features._private import jsonable
 from features.contract import LOCAL_TZ
 from features.errors import UsageError
@@ -49,6 +51,7 @@ __all__ = [
     "PERSONAL_NODE_TYPES",
     "RELATED_VIA",
     "EntityIndex",
+    "LiveIndex",
     "build_graph",
     "evidence_subgraph",
     "mark",

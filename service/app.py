@@ -20,92 +20,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from service import metrics
-from service.auth import KEY_ROUTES, ASGIApp, KeyGate, KeyRing, Message, Receive, Scope, Send
+from service.auth import KEY_ROUTES, ASGIApp, KeyRing, Message, Receive, Scope, Send
 from service.cases.db import CaseStore
 from service.cases.feeder import CaseFeeder, feed_round
 from service.engine import Engine
-from service.fastpath import FastScore, too_large
 from service.routes import actors as actor_routes
 from service.routes import admin, audit, health, score, session, units
 from service.routes import cases as case_routes
 from service.schemas import DossierIn, ErrorOut
+from service.scoring_route import BodyLimit, FastScore, KeyGate, error_entries
 from service.settings import Settings
 from service.web import pages
 
 log = logging.getLogger(__name__)
-
-
-class BodyLimit:
-    """Refuse request bodies over a limit with 413, before reading them whole (pure ASGI).
-
-    The batch endpoint gets its own, larger limit. A declared Content-Length
-    over the limit is refused at once; a chunked body is counted as it
-    arrives, and once past the limit the 413 goes out at once and the
-    application reads a disconnect (whatever it answers then is dropped).
-    Raising inside ``receive`` instead would reach FastAPI's body parser,
-    which turns any error into a 400 (a 422 here): the probe saw a chunked
-    519 KB verdict get 422.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, batch_limit: int) -> None:
-        self.app, self.limit, self.batch_limit = app, limit, batch_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        limit = self.batch_limit if scope["path"].endswith("/batch") else self.limit
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _too_large(send, limit, int(value))
-                return
-        seen = 0
-        refused = False
-
-        async def bounded() -> Message:
-            nonlocal seen, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    refused = True
-                    await _too_large(send, limit, seen)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def answering(message: Message) -> None:
-            if not refused:
-                await send(message)
-
-        try:
-            await self.app(scope, bounded, answering)
-        except ClientDisconnect:
-            if not refused:
-                raise
-
-
-async def _too_large(send: Send, limit: int, size: int) -> None:
-    body = orjson.dumps(too_large(limit, size))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class Measure:
@@ -208,6 +143,8 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     cases: CaseStore | None = None,
+    *,
+    fast_path: bool = True,
 ) -> FastAPI:
     """The application.
 
@@ -221,6 +158,10 @@ def create_app(
     cases
         A case store to use (tests); else one is opened on ``settings.database()``
         and migrated here, before any worker serves.
+    fast_path
+        Answer ``POST /v1/score`` before FastAPI's layers (:class:`FastScore`);
+        False leaves it to the documented route, which answers the same
+        (tests compare the two).
 
     Raises
     ------
@@ -326,15 +267,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": errors})
+        return JSONResponse(status_code=422, content={"detail": error_entries(exc.errors())})
 
     app.add_middleware(
         BodyLimit, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
     )
     app.add_middleware(KeyGate, state=app.state)  # before the body limit: no key, no reading
     app.add_middleware(Measure)
-    if scoring:  # POST /v1/score is answered before FastAPI's own layers (service.fastpath)
+    if scoring and fast_path:  # POST /v1/score before FastAPI's own layers (service.scoring_route)
         build = app.build_middleware_stack
         app.build_middleware_stack = lambda: FastScore(build(), app.state)  # type: ignore[method-assign]
     return app

@@ -16,12 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 ROLES = ("portal", "admin")
 #: what each role may do
@@ -159,51 +157,3 @@ def check_key(keys: KeyRing, key: str | None, action: str) -> Caller:
     if not caller.may(action):
         raise KeyRefused(403, f"the {caller.role} role may not {action}; an admin key may", [])
     return caller
-
-
-class KeyGate:
-    """Checks the API key of :data:`KEY_ROUTES` before anything reads the body (pure ASGI).
-
-    A request without a key that may do what it asks is answered 401 or 403
-    at once, whatever its body (an unknown caller learns nothing of what the
-    body should hold, and costs no parsing). The caller goes into the scope's
-    ``state`` for the routes and the access log.
-
-    Parameters
-    ----------
-    app
-        The application behind the gate.
-    state
-        Holds ``keys`` (:class:`KeyRing`), read per request so tests and reloads see changes.
-    """
-
-    def __init__(self, app: ASGIApp, state: Any) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        action = KEY_ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
-        # no key configured at all: a workbench-only server, whose key routes answer 503
-        if action is None or scope["method"] != "POST" or not len(self.state.keys):
-            await self.app(scope, receive, send)
-            return
-        try:
-            caller = check_key(self.state.keys, _header(scope["headers"], b"x-api-key"), action)
-        except KeyRefused as exc:
-            body = orjson.dumps({"detail": exc.detail})
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *exc.headers,
-            ]
-            await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send)
-
-
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None

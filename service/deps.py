@@ -17,11 +17,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
-from service.auth import Caller, KeyRefused, check_key
+from service.auth import Caller
 from service.cases.db import CaseStore
 from service.cases.queue import CaseError, CaseForbidden, CaseInputError, CaseNotFound
 from service.cases.security import SESSION_HOURS, Who, csrf_ok, session_user
 from service.engine import Engine
+from service.scoring_route import Refusal, caller_of
 
 _api_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="API key (roles: portal, admin)"
@@ -48,18 +49,20 @@ async def get_engine(request: Request) -> Engine:
 def authorize(request: Request, key: str | None, action: str) -> Caller:
     """The caller of a request if its key's role may do ``action``; else 401 or 403.
 
-    :class:`service.auth.KeyGate` has already checked the key of every API-key
-    route before its body was read; this finds the caller it left, or checks
-    (with the same :func:`service.auth.check_key`) when the gate is not in front.
+    :class:`service.scoring_route.KeyGate` has already checked the key of every
+    API-key route before its body was read; this finds the caller it left, or
+    checks (with the same :func:`service.scoring_route.caller_of`, so the same
+    answer) when the gate is not in front.
     """
     caller = getattr(request.state, "caller", None)
     if isinstance(caller, Caller) and caller.may(action):
         return caller
     try:
-        caller = check_key(request.app.state.keys, key, action)
-    except KeyRefused as exc:
+        caller = caller_of(request.app.state.keys, key, action)
+    except Refusal as exc:
         headers = {k.decode(): v.decode() for k, v in exc.headers}
-        raise HTTPException(status_code=exc.status, detail=exc.detail, headers=headers) from None
+        detail = exc.body["detail"]
+        raise HTTPException(status_code=exc.status, detail=detail, headers=headers) from None
     request.state.caller = caller
     return caller
 

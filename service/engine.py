@@ -3,9 +3,11 @@
 One dossier's path (:meth:`Engine.score`): score it against the history
 (read-only), write it and its answer to the durable log and commit, add it to
 the live history, answer. A dossier already in the log gets its recorded
-answer back and is not counted again. Anything that goes wrong inside
-scoring answers ``status: unscored`` so the portal proceeds; the failure is
-counted and logged without personal data.
+answer back and is not counted again. A flagged dossier's log entry also
+carries its evidence subgraph, drawn from the online state as the batch draws
+a case's (:meth:`Engine._case_fields`), for the case feeder. Anything that
+goes wrong inside scoring answers ``status: unscored`` so the portal
+proceeds; the failure is counted and logged without personal data.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ from typing import Any
 
 from detector.online import (
     OnlineScorer,
+    Scored,
     Unscorable,
     answer_json,
     dossier_record,
     epoch_seconds,
     replay_record,
 )
-from features import pseudonymiser
+from features import mark, pseudonymiser, to_json
 from features.history import LiveStore
 from features.stores import MemoryStore, RedisStore
 from service import metrics
-from service.log import ScoringLog, log_engine
+from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
+from service.cases._private import evidence_pseudonymiser
+from service.log import EVIDENCE, ScoringLog, log_engine
 from service.schemas import ScoreOut
 from service.settings import Settings
 
@@ -76,6 +81,7 @@ class Engine:
         #: reloads announced to every worker through Redis (see :meth:`reload_wanted`)
         self.generation = 0
         self.reloads = 0
+        self._pseudonymise_evidence = evidence_pseudonymiser(settings.secret())
 
     # ------------------------------------------------------------------ loading
     def _live_store(self, data_dir: Path) -> LiveStore:
@@ -218,6 +224,7 @@ class Engine:
             )
             return self._unscored(raw, "internal_error", "scoring failed; proceed without a score")
         answer = answer_json(scored, scorer.model_version, scorer.threshold)
+        case_fields = self._case_fields(scorer, scored, answer) if answer["flagged"] else None
         ts = scored.dossier["submitted_at"]
         try:
             fresh = self.log_store.record(
@@ -227,7 +234,7 @@ class Engine:
                 replay_record(scored),
                 answer,
                 scorer.model_version,
-                dossier_record(scored.dossier) if answer["flagged"] else None,
+                case_fields,
             )
         except Exception as exc:
             log.error(
@@ -246,6 +253,31 @@ class Engine:
         if answer["flagged"]:
             metrics.FLAGS.labels(answer["proxy_type"]).inc()
         return answer
+
+    def _case_fields(
+        self, scorer: OnlineScorer, scored: Scored, answer: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A flagged dossier's fields for its case, with its evidence drawn now (point in time).
+
+        The subgraph is marked and pseudonymised as a batch case's is
+        (:mod:`service.cases.load`); if drawing it fails the case still comes,
+        with the feeder's star of the dossier's own fields instead.
+        """
+        fields: dict[str, Any] = dossier_record(scored.dossier)
+        try:
+            graph = scorer.evidence(scored, MAX_RELATED)
+            marked = mark(graph, suspicious_edges(graph, answer["reasons"]), strict=False)
+            fields[EVIDENCE] = {
+                "graph": to_json(marked, self._pseudonymise_evidence),
+                "related": related_dossiers(graph),
+            }
+        except Exception as exc:  # the answer must not wait on the picture; no text (values)
+            log.error(
+                "evidence subgraph failed (%s) for dossier %s",
+                type(exc).__name__,
+                _ref(scored.dossier),
+            )
+        return fields
 
     def _unscored(self, raw: dict[str, Any], code: str, message: str) -> dict[str, Any]:
         metrics.UNSCORED.labels(code).inc()

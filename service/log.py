@@ -13,7 +13,9 @@ What is kept is what a purpose needs (Decree 13/2023, least data):
   personal value), so a repeated dossier gets the same answer;
 - ``case_fields``: only for a flagged dossier, its submission fields in clear
   (owner ID, phone, payment token; still no name or e-mail), which the case
-  feeder copies into the case a reviewer reads; the feeder then empties it.
+  feeder copies into the case a reviewer reads, and under :data:`EVIDENCE`
+  its evidence subgraph drawn at scoring time (personal values
+  pseudonymised); the feeder then empties it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from service.database import make_engine as _make_engine
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
+#: the key of ``case_fields`` that holds the evidence (``{"graph", "related"}``), not a field
+EVIDENCE = "_evidence"
 
 scoring_log = sa.Table(
     "scoring_log",

@@ -7,15 +7,18 @@ transaction. A case is unique by dossier: a dossier that already has a case
 (from the batch or an earlier run) is left alone, so running twice, or after
 a crash between two steps, creates nothing twice and never overwrites a batch
 case. A new case joins the open actor case (account, device, officer, ...)
-its dossier shares, as :func:`detector.actors.candidate_keys` finds it. A
-later ``detector score --to-db`` over the data folder refreshes an
-open API case with the full evidence subgraph.
+its dossier shares, as :func:`detector.actors.candidate_keys` finds it.
 
-The evidence of an API case is a star: the dossier and its own fields (owner,
-account, device, IP, phone, payment token, unit, claimed mandate), drawn with
-the node keys of :mod:`features.graph` and passed through
-:func:`features.to_json`, so personal values are pseudonymised as in a batch
-case.
+The evidence of an API case is the one the engine drew when it flagged the
+dossier (:meth:`service.engine.Engine._case_fields`): the same evidence
+subgraph as a batch case's, from the online state at submission, marked and
+pseudonymised, carried in the log entry's ``case_fields`` under
+:data:`service.log.EVIDENCE`. A log entry written before the engine drew it
+(or whose drawing failed) gets a star instead: the dossier and its own fields
+(owner, account, device, IP, phone, payment token, unit, claimed mandate),
+with the node keys of :mod:`features.graph`, through :func:`features.to_json`.
+A later ``detector score --to-db`` over the data folder refreshes an open
+API case with the batch's evidence.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from service.cases._private import evidence_pseudonymiser, to_utc
 from service.cases.actors import join_actor
 from service.cases.db import CaseStore
 from service.cases.models import Case, utcnow
-from service.log import ScoringLog, scoring_log
+from service.log import EVIDENCE, ScoringLog, scoring_log
 
 __all__ = [
     "FEEDER_NAME",
@@ -140,10 +143,18 @@ def case_from_answer(
     model_version: str,
     pseudonymise: Callable[[str], str],
 ) -> dict[str, Any]:
-    """The columns of a new API case from a logged dossier and its (flagged) answer."""
+    """The columns of a new API case from a logged dossier and its (flagged) answer.
+
+    ``dossier`` is the log entry's ``case_fields``: the evidence drawn at
+    scoring time under :data:`service.log.EVIDENCE`, else a star is drawn here.
+    """
     reasons = [dict(r) for r in answer.get("reasons") or []]
-    star = star_graph(dossier)
-    graph = mark(star, suspicious_edges(star, reasons), strict=False)
+    evidence = dossier.get(EVIDENCE)
+    dossier = {k: v for k, v in dossier.items() if k != EVIDENCE}
+    if not isinstance(evidence, dict):  # an entry from before the engine drew it
+        star = star_graph(dossier)
+        graph = mark(star, suspicious_edges(star, reasons), strict=False)
+        evidence = {"graph": to_json(graph, pseudonymise), "related": []}
     submitted_at, month = _submitted(dossier)
     now = utcnow()
     return {
@@ -160,7 +171,7 @@ def case_from_answer(
         "dossier": {
             k: (v if isinstance(v, str) or v is None else str(v)) for k, v in dossier.items()
         },
-        "evidence": {"graph": to_json(graph, pseudonymise), "related": []},
+        "evidence": evidence,
         "source": "api",
         "scored_at": "submission",
         "model_version": str(answer.get("model_version") or model_version),

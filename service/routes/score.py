@@ -1,4 +1,8 @@
-"""``POST /v1/score`` and ``POST /v1/score/batch``: scores at submission time."""
+"""``POST /v1/score`` and ``POST /v1/score/batch``: scores at submission time.
+
+Both answer through :mod:`service.scoring_route`, as its fast path does: one
+key check, one body limit, one error mapping.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,13 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 
-from service.deps import EngineDep, Scorer, authorize
-from service.engine import Engine, Unscorable
-from service.schemas import BatchIn, BatchOut, DossierIn, ErrorOut, ScoreOut, ValidationErrorOut
+from service.deps import EngineDep, Scorer
+from service.schemas import BatchIn, BatchOut, ScoreOut
+from service.scoring_route import RESPONSES, answer_score, batch_item
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "no or unknown API key"},
-    403: {"model": ErrorOut, "description": "the key's role may not score"},
-    413: {"model": ErrorOut, "description": "request body too large"},
-}
-
-
-def unscorable_error(exc: Unscorable, prefix: tuple[str | int, ...] = ("body",)) -> dict[str, Any]:
-    return {"loc": [*prefix, exc.field], "msg": str(exc), "type": "value_error"}
-
-
-def _score(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
-    return engine.score(body)
 
 
 @router.post(
@@ -36,10 +25,7 @@ def _score(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     response_model=ScoreOut,
     response_model_exclude_none=False,
     summary="Score one dossier at submission time",
-    responses={
-        **_ERRORS,
-        422: {"model": ValidationErrorOut, "description": "unscorable: field-level errors"},
-    },
+    responses=RESPONSES,
     openapi_extra={
         "security": [{"APIKeyHeader": []}],
         "requestBody": {
@@ -55,33 +41,21 @@ async def score(request: Request) -> Any:
     same answer and is not counted twice. If scoring fails inside, the answer
     is ``status: unscored`` with a reason, so the portal proceeds.
     """
-    # the hot path resolves no dependency: each costs tens of microseconds per request
-    authorize(request, request.headers.get("x-api-key"), "score")
-    engine: Engine = request.app.state.engine
-    # the body is validated here rather than by FastAPI's body dependency: pydantic's JSON
-    # parser in one call costs a fraction of it (the schema is still documented, see app.py)
-    try:
-        dossier = DossierIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        errors = [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        return JSONResponse(status_code=422, content={"detail": errors})
-    try:
-        answer = _score(engine, dossier.model_dump())
-    except Unscorable as exc:
-        return JSONResponse(status_code=422, content={"detail": [unscorable_error(exc)]})
-    # the answer is built to ScoreOut's shape (the schemathesis test holds it to it), so it is
-    # written as is: validating it again would cost as much as scoring
-    return Response(orjson.dumps(answer), media_type="application/json")
+    # the body is read and validated by answer_score rather than by FastAPI's body dependency
+    # (pydantic's JSON parser in one call costs a fraction of it; the schema is documented, see
+    # app.py); the answer is built to ScoreOut's shape (the schemathesis test holds it to it),
+    # so it is written as is: validating it again would cost as much as scoring
+    status, body, headers = await answer_score(request.scope, request.receive, request.app.state)
+    extra = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+    return Response(orjson.dumps(body), status, extra, media_type="application/json")
 
 
 @router.post(
     "/score/batch",
     response_model=BatchOut,
     summary="Score up to 1,000 dossiers, answered in order",
-    responses=_ERRORS,
+    # an unexpected error here is Starlette's plain-text 500, and 503 is /v1/score's alone
+    responses={k: v for k, v in RESPONSES.items() if k not in (500, 503)},
 )
 async def score_batch(batch: BatchIn, engine: EngineDep, _: Scorer) -> dict[str, Any]:
     """Each dossier is answered in its place; an unusable one is ``invalid`` with field errors."""
@@ -89,19 +63,5 @@ async def score_batch(batch: BatchIn, engine: EngineDep, _: Scorer) -> dict[str,
     for i, item in enumerate(batch.dossiers):
         if i and i % 50 == 0:
             await asyncio.sleep(0)  # let single-dossier requests through a long batch
-        try:
-            dossier = DossierIn.model_validate(item)
-            answer = _score(engine, dossier.model_dump())
-        except ValidationError as exc:
-            errors = [
-                {"loc": ["dossiers", i, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            results.append({"index": i, "status": "invalid", "errors": errors})
-            continue
-        except Unscorable as exc:
-            errors = [unscorable_error(exc, ("dossiers", i))]
-            results.append({"index": i, "status": "invalid", "errors": errors})
-            continue
-        results.append({"index": i, "status": answer["status"], "answer": answer})
+        results.append(batch_item(engine, i, item))
     return {"results": results}

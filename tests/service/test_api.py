@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from svc import ADMIN, PORTAL
 
 from detector.artifacts import load_card
-from service.fastpath import FastScore
+from service.scoring_route import FastScore
 
 DOSSIER: dict[str, Any] = {
     "dossier_id": "API-TEST-0001",
@@ -308,7 +308,7 @@ def test_readiness_and_answers_carry_the_checked_model_version(
 
 
 def test_score_is_answered_before_fastapis_layers(client: TestClient) -> None:
-    # every /v1/score test in this module goes through service.fastpath, not the FastAPI route
+    # every /v1/score test in this module goes through service.scoring_route.FastScore, not the FastAPI route
     r = client.post("/v1/score", json=body(dossier_id="FAST-PATH-1"), headers=PORTAL)
     assert r.status_code == 200 and r.json()["dossier_id"] == "FAST-PATH-1"
     assert r.headers["content-length"] == str(len(r.content))  # not chunked: cheaper for callers

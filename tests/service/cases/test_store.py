@@ -47,7 +47,7 @@ from service.cases.queue import (
     units,
 )
 from service.cases.security import Who
-from service.log import ScoringLog, log_engine
+from service.log import EVIDENCE, ScoringLog, log_engine
 
 ROWS = [
     ("D1", "U01", "2025-11", 0.95, "identity_misuse", 14, True),
@@ -657,3 +657,23 @@ def test_migration_0004_gives_every_case_its_risk_as_priority_and_goes_back(
     assert len(rows) == 5
     assert all(p == r and c == "queue" and w == 1.0 for _, p, r, c, w in rows)
     assert page(case_store)[-1] == "D5"
+
+
+def test_the_feeder_takes_the_evidence_the_engine_drew(
+    case_store: CaseStore, ids: dict[str, int], tmp_path: Path
+) -> None:
+    # the engine logs a flagged dossier's evidence beside its fields; the feeder stores it as
+    # it came (already marked and pseudonymised) and keeps it out of the dossier's fields
+    drawn = {
+        "graph": {"nodes": [{"id": "dossier:A9", "type": "dossier", "label": "A9"}],
+                  "edges": [], "graph": {"focus": "dossier:A9"}},
+        "related": [{"dossier_id": "B1", "via": "account", "submitted_at": None}],
+    }  # fmt: skip
+    log = ScoringLog(log_engine(f"sqlite:///{tmp_path / 'log.db'}"))
+    fields = _logged("A9") | {EVIDENCE: drawn}
+    log.record("A9", 0, False, {"dossier_id": "A9"}, _answer("A9", True, 0.9), "m", fields)
+    assert CaseFeeder(case_store, log, b"test secret").run_once() == 1
+    with case_store.session() as s:
+        case = s.scalars(sa.select(Case).where(Case.dossier_id == "A9")).one()
+        assert case.evidence == drawn
+        assert EVIDENCE not in case.dossier and case.dossier["device_id"] == "DEV-7"
