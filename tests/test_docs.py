@@ -34,6 +34,15 @@ def test_readme_links_point_inside_the_project() -> None:
     assert "(later)" not in readme
 
 
+def test_every_module_the_readme_names_exists() -> None:
+    # "where to find things by name" must not send a newcomer to a module that moved
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:features|detector|service|bench)/[\w/]+\.py)`", readme))
+    assert "service/scoring_route.py" in named and "features/links.py" in named
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, missing
+
+
 def test_nothing_in_the_repository_points_outside_it() -> None:
     # a clone has no ../shared folder: the brief and the contract live under docs/, and every
     # mention of them (code comments included) names the project's own copy
