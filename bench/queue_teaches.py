@@ -22,6 +22,7 @@ Outputs ``bench/results/queue_teaches.json`` and ``queue_teaches.png``.
 
     .venv/bin/python bench/queue_teaches.py             # 60k dossiers, 3 review months (~25 min)
     .venv/bin/python bench/queue_teaches.py --quick     # 15k, smoke run, not written
+    .venv/bin/python bench/queue_teaches.py --setting H2 --seeds 1 2 3   # held-out H2, three provinces
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import day_one
 from _results import write_results
 
 from detector.explore import EXPLORE_SHARE, explore
@@ -76,9 +79,18 @@ def review(
     return idx, weight, np.r_[np.zeros(len(top), bool), np.ones(len(drawn), bool)]
 
 
-def run(dossiers: int, months: int, per_month: int, cache: Path, seed: int) -> dict[str, Any]:
-    cfg = SimConfig(dossiers=dossiers, months=12, seed=seed)
-    folder = cache / f"queue-{dossiers}-{seed}"
+def province(setting: str, dossiers: int, seed: int) -> SimConfig:
+    """The simulated province: ``default`` or a setting of ``day_one`` (``H2``...), with ``seed``."""
+    if setting == "default":
+        return SimConfig(dossiers=dossiers, months=12, seed=seed)
+    return replace(day_one.settings(dossiers)[setting][1], seed=seed)
+
+
+def run(
+    dossiers: int, months: int, per_month: int, cache: Path, seed: int, setting: str = "default"
+) -> dict[str, Any]:
+    cfg = province(setting, dossiers, seed)
+    folder = cache / f"queue-{setting}-{dossiers}-{seed}"
     if not (folder / "labels.csv").exists():
         write_province(simulate(cfg), folder, fmt="parquet")
     ds = read_dataset(folder / "data")
@@ -153,23 +165,40 @@ def run(dossiers: int, months: int, per_month: int, cache: Path, seed: int) -> d
     return out
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    values = [result[p]["average_precision"] for p in POLICIES]
-    ax.bar(POLICIES, values, color=["#999999", "#2a7ab9", "#c9a227"])
-    for x, v in enumerate(values):
-        ax.text(x, v, f"{v:.3f}", ha="center", va="bottom")
-    ax.set_ylim(min(values) - 0.02, 1.0)
+    values = np.array([[r[p]["average_precision"] for p in POLICIES] for r in runs])
+    ax.bar(POLICIES, values.mean(axis=0), color=["#999999", "#2a7ab9", "#c9a227"], alpha=0.8)
+    for x in range(len(POLICIES)):
+        ax.scatter(np.full(len(runs), x), values[:, x], color="black", s=12, zorder=3)
+        ax.text(x, values[:, x].max(), f"{values[:, x].mean():.4f}", ha="center", va="bottom")
+    ax.set_ylim(values.min() - 0.01, 1.0)
     ax.set_ylabel("average precision, held-out months")
-    ax.set_title("Starting with no labels: which reviews teach the model most")
+    ax.set_title(
+        f"Starting with no labels: which reviews teach the model most ({len(runs)} provinces)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"written: {path}")
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean held-out AP per policy over the provinces, and how often exploration beat the top."""
+    ap = {p: [r[p]["average_precision"] for r in runs] for p in POLICIES}
+    return {
+        "provinces": len(runs),
+        "mean_average_precision": {p: float(np.mean(v)) for p, v in ap.items()},
+        "explore_minus_top": [e - t for e, t in zip(ap["explore"], ap["top"], strict=True)],
+        "explore_beats_top": int(sum(e > t for e, t in zip(ap["explore"], ap["top"], strict=True))),
+        "explore_beats_random": int(
+            sum(e > r for e, r in zip(ap["explore"], ap["random"], strict=True))
+        ),
+    }
 
 
 def main() -> None:
@@ -177,7 +206,14 @@ def main() -> None:
     ap.add_argument("--dossiers", type=int, default=60_000)
     ap.add_argument("--months", type=int, default=3)
     ap.add_argument("--per-month", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=4242)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[4242])
+    ap.add_argument(
+        "--setting",
+        default="default",
+        choices=["default", *day_one.settings(1)],
+        help="the simulated province: default, or a setting of bench/day_one.py (H2: subtle "
+        "officers and brokers, where the starter misses most)",
+    )
     ap.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "detector-bench-queue"
     )
@@ -186,17 +222,25 @@ def main() -> None:
     if args.quick:
         args.dossiers = 15_000
     args.cache.mkdir(parents=True, exist_ok=True)
-    result = run(args.dossiers, args.months, args.per_month, args.cache, args.seed)
+    runs = []
+    for seed in args.seeds:
+        result = run(args.dossiers, args.months, args.per_month, args.cache, seed, args.setting)
+        runs.append({"seed": seed, **result})
+    total = summary(runs)
+    print(total, flush=True)
     if args.quick:
         return
+    name = "queue_teaches" if args.setting == "default" else f"queue_teaches_{args.setting}"
     write_results(
-        "queue_teaches",
+        name,
         dossiers=args.dossiers,
         per_month=args.per_month,
         explore_share=EXPLORE_SHARE,
-        **result,
+        setting=args.setting,
+        summary=total,
+        runs=runs,
     )
-    plot(result, Path(__file__).parent / "results" / "queue_teaches.png")
+    plot(runs, Path(__file__).parent / "results" / f"{name}.png")
 
 
 if __name__ == "__main__":
