@@ -206,18 +206,18 @@ class Detector(BaseEstimator):
         offline_type = X["declared_relation"].astype(object).map(DECLARED_TYPE).fillna("self")
         for c in PROXY_TYPES:
             out[f"p_{c}"] = (offline_type == c).astype(float)
-        Z = self.model_.encode(X)  # read once for the risk, the types, the doubt and the reasons
+        # the online rows read once, for the risk, the types, the doubt and the reasons
+        X_online = X[online]
+        Z = self.model_.encode(X_online)
         if online.any():
-            pr = self.model_.predict_risk(
-                X[online], rule_score[online].to_numpy(), encoded=Z[online]
-            )
+            pr = self.model_.predict_risk(X_online, rule_score[online].to_numpy(), encoded=Z)
             for col in pr.columns:
                 if col in out.columns:
                     out.loc[pr.index, col] = pr[col].to_numpy()
         out["flagged"] = out["risk_score"] >= self.threshold_
         out["proxy_type"] = predicted_type(out, out["flagged"].to_numpy())
         out["data_gaps"] = data_gaps.reindex(X.index).fillna("") if data_gaps is not None else ""
-        reasons = self._reasons(X, hits, rule_score, out, Z)
+        reasons = self._reasons(X, hits, rule_score, out, (Z, online))
         texts = np.full((len(X), 3), "", dtype=object)
         for i in np.flatnonzero(out["flagged"].to_numpy()):
             texts[i] = joined(reasons[i])
@@ -231,9 +231,12 @@ class Detector(BaseEstimator):
         hits: pd.DataFrame,
         rule_score: pd.Series,
         out: pd.DataFrame,
-        encoded: np.ndarray,
+        encoded: tuple[np.ndarray, np.ndarray],
     ) -> list[tuple[Reason, ...]]:
-        """Each row's reasons (:func:`detector._scoring.explain`); none when not flagged."""
+        """Each row's reasons (:func:`detector._scoring.explain`); none when not flagged.
+
+        ``encoded``: the online rows' encoded matrix, and which rows are online.
+        """
         reasons = [NO_REASONS] * len(X)
         rows = np.flatnonzero(out["flagged"].to_numpy())
         if not len(rows):
@@ -241,7 +244,10 @@ class Detector(BaseEstimator):
         features = [str(f) for f in self.explain_features_]
         ranked = self.ruleset_.ranked_rules_
         Xf = X.iloc[rows]
-        contrib = self._ablate(Xf, rule_score.iloc[rows].to_numpy(), features, encoded[rows])
+        Z, online = encoded
+        # a threshold of 0 flags offline rows too: those are not in Z
+        Zf = Z[(np.cumsum(online) - 1)[rows]] if online[rows].all() else None
+        contrib = self._ablate(Xf, rule_score.iloc[rows].to_numpy(), features, Zf)
         shown = [*features, *(n for r in ranked for n in r.evidence)]
         values = row_values(Xf[list(dict.fromkeys(shown))])
         fired = hits.iloc[rows][[r.id for r in ranked]].to_numpy(bool)
