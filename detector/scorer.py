@@ -200,20 +200,19 @@ class Detector(BaseEstimator):
         online = (X["channel"] == "online").to_numpy()
         hits = self.ruleset_.hits(X)
         rule_score = self.ruleset_.score(X)
-        out = pd.DataFrame(index=X.index)
-        out["risk_score"] = 0.0
         # desk and postal filings: no account to misuse; the declared relation tells the type
         offline_type = X["declared_relation"].astype(object).map(DECLARED_TYPE).fillna("self")
-        for c in PROXY_TYPES:
-            out[f"p_{c}"] = (offline_type == c).astype(float)
+        columns = {"risk_score": np.zeros(len(X))} | {
+            f"p_{c}": (offline_type == c).to_numpy(float) for c in PROXY_TYPES
+        }
         # the online rows read once, for the risk, the types, the doubt and the reasons
         X_online = X[online]
         Z = self.model_.encode(X_online)
         if online.any():
             pr = self.model_.predict_risk(X_online, rule_score[online].to_numpy(), encoded=Z)
-            for col in pr.columns:
-                if col in out.columns:
-                    out.loc[pr.index, col] = pr[col].to_numpy()
+            for col, values in columns.items():
+                values[online] = pr[col].to_numpy()
+        out = pd.DataFrame(columns, index=X.index)
         out["flagged"] = out["risk_score"] >= self.threshold_
         out["proxy_type"] = predicted_type(out, out["flagged"].to_numpy())
         out["data_gaps"] = data_gaps.reindex(X.index).fillna("") if data_gaps is not None else ""
