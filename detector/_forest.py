@@ -43,10 +43,19 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-__all__ = ["MAX_LEAVES", "Forest", "RowLayout"]
+__all__ = ["MAX_LEAVES", "Forest", "RowLayout", "declared_codes"]
 
 #: leaves per tree that one 64-bit word can hold
 MAX_LEAVES = 64
+
+
+def declared_codes(categories: Sequence[object]) -> dict[object, int]:
+    """Category -> code, its place among the column's declared categories.
+
+    The one coding of a category the trees' inputs use: one dossier's row here
+    (:class:`RowLayout`), a frame's matrix in :func:`detector._tree_batch.encode`.
+    """
+    return {v: i for i, v in enumerate(categories)}
 
 
 def _input_columns(model: HistGradientBoostingClassifier) -> NDArray[np.intp]:
@@ -136,9 +145,7 @@ class RowLayout:
         num_cols = tuple(c for c, k in zip(columns, is_cat, strict=True) if not k)
         if missing := [c for c in cat_cols if c not in categories]:
             raise ValueError(f"no categories given for the categorical columns {missing}")
-        codes: tuple[dict[object, int], ...] = tuple(
-            {v: i for i, v in enumerate(categories[c])} for c in cat_cols
-        )
+        codes = tuple(declared_codes(categories[c]) for c in cat_cols)
         model_codes = tuple(_encoder_codes(m) for m in models)
         for per_model in model_codes:
             for col, seen in per_model.items():

@@ -48,14 +48,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from detector._forest import declared_codes
 from detector._scoring import (
     calibrated_risk,
     misuse_logit,
     shown_type,
     type_probabilities,
 )
+from detector._tree_batch import encode, encode_column, predict_proba
 from features.contract import MISUSE_TYPES, PROXY_TYPES
-from features.defs import ALL_FEATURES
+from features.defs import ALL_FEATURES, CATEGORIES
 
 #: features whose unknown value comes from missing data, and the innocent value tried instead
 #: (declared with each feature, ``innocent=``). Structural unknowns (a living owner's "days
@@ -220,6 +222,12 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         if labelled.sum() < 100 or y[labelled].isin(MISUSE_TYPES).sum() < 10:
             raise ValueError("too few labelled dossiers to train (need 100, of which 10 misuse)")
         rng = np.random.default_rng(self.random_state)
+        self.feature_names_in_ = np.array(X.columns)
+        self.categories_ = {
+            str(c): tuple(X[c].cat.categories)
+            for c in X.columns
+            if isinstance(X[c].dtype, pd.CategoricalDtype)
+        }
         Xl, yl = X[labelled], y[labelled]
         tl = t[labelled] if t is not None else pd.Series(np.arange(len(y)), index=y.index)[labelled]
         rs = (
@@ -257,14 +265,13 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
                 + ": the risk cannot be calibrated; label a sample of recent dossiers, "
                 "not only flagged ones"
             )
-        self.feature_names_in_ = np.array(X.columns)
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
         w = w * given[fit_idx]
         Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
         early = self._fit_trees(Xa, ya, wa, rng)
         # 2. stacking calibrator on the later part, without the labels its trees contradict
-        p_cal = early[0].predict_proba(Xl.iloc[cal_idx])[:, 1]
+        p_cal = self._tree_proba(self.encode(Xl.iloc[cal_idx]), [early[0]])[0][:, 1]
         features_cal = np.c_[misuse_logit(p_cal), rs[cal_idx]]
         trusted = np.ones(len(cal_idx), bool)
         if self.prune_noise:
@@ -322,7 +329,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
                 sample_weight=(w * given[train])[keep],
             )
             idx = np.flatnonzero(part)
-            score[idx] = trees.predict_proba(X.iloc[idx])[:, 1]
+            score[idx] = self._tree_proba(self.encode(X.iloc[idx]), [trees])[0][:, 1]
         cuts = noise_cuts(score)
         return _contradicted(score, misuse, cuts), cuts
 
@@ -337,81 +344,144 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         """
         if not self.benefit_of_doubt:
             return X, y, w
-        gaps = self._gap_mask(X)
+        gaps = self._gap_mask(self.encode(X))
         rows = gaps.any(axis=1)
         if not rows.any():
             return X, y, w
-        copy = self._innocent(X[rows], gaps[rows])
+        copy = self._innocent_frame(X[rows], gaps[rows])
         return pd.concat([X, copy]), pd.concat([y, y[rows]]), np.r_[w, w[rows]]
 
     # ------------------------------------------------------------------ predict
-    def _risk(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
+    def _declared(self) -> dict[str, tuple[str, ...]]:
+        """Each categorical column's categories, whose places code it for the trees."""
+        found: dict[str, tuple[str, ...]] | None = getattr(self, "categories_", None)
+        if found is None:  # fitted before the categories were kept: the registry's, as then
+            is_cat = np.asarray(self.trees_.is_categorical_, bool)
+            names = [str(c) for c in self.feature_names_in_]
+            found = {c: CATEGORIES[c] for c, k in zip(names, is_cat, strict=True) if k}
+        return found
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """The trees' input for the rows of ``X``: :func:`detector._tree_batch.encode`.
+
+        Encode a frame once and pass the matrix (``encoded=``) to the methods
+        that score its rows, so that the risk, the types, the benefit of the
+        doubt and the explanation read one matrix.
+        """
+        return encode(X[self.feature_names_in_], self._declared())
+
+    def encode_values(self, name: str, values: pd.Series) -> np.ndarray:
+        """Values of one column as :meth:`encode` codes them."""
+        return encode_column(values, self._declared().get(name))
+
+    def _tree_proba(self, Z: np.ndarray, models: list[Any]) -> list[np.ndarray]:
+        """Each fitted model's ``predict_proba`` on an encoded matrix (bit for bit)."""
+        return predict_proba(models, Z, [str(c) for c in self.feature_names_in_], self._declared())
+
+    def _calibrated(self, p: np.ndarray, rule_score: np.ndarray) -> np.ndarray:
         """The calibrated risk of each row (:func:`detector._scoring.calibrated_risk`)."""
-        p = self.trees_.predict_proba(X[self.feature_names_in_])[:, 1]
         cal = self.calibrator_
         return calibrated_risk(p, rule_score, cal.coef_.T, float(cal.intercept_[0]))
 
-    def _proba(self, X: pd.DataFrame, risk: np.ndarray) -> np.ndarray:
-        """Six class probabilities (:func:`detector._scoring.type_probabilities`)."""
-        Xf = X[self.feature_names_in_]
-        misuse, legit = (
-            ((model,), None)
-            if isinstance(model, str)  # the group held one type in training
-            else (tuple(str(c) for c in model.classes_), model.predict_proba(Xf))
-            for model in (self.misuse_types_, self.legit_types_)
-        )
-        return type_probabilities(risk, misuse, legit)
+    def _risk(self, Z: np.ndarray, rule_score: np.ndarray) -> np.ndarray:
+        return self._calibrated(self._tree_proba(Z, [self.trees_])[0][:, 1], rule_score)
 
-    def risk_without_doubt(self, X: pd.DataFrame, rule_score: np.ndarray) -> np.ndarray:
-        """The calibrated risk as the features say, without the benefit of the doubt (for explanations)."""
+    def risk_without_doubt(
+        self, X: pd.DataFrame, rule_score: np.ndarray, encoded: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The calibrated risk as the features say, without the benefit of the doubt (for explanations).
+
+        ``encoded``: :meth:`encode` of ``X``, when the caller has it already.
+        """
         check_is_fitted(self, "trees_")
-        return self._risk(X, np.asarray(rule_score, float))
+        Z = self.encode(X) if encoded is None else encoded
+        return self._risk(Z, np.asarray(rule_score, float))
 
     def predict_risk(
-        self, X: pd.DataFrame, rule_score: pd.Series | np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        rule_score: pd.Series | np.ndarray | None = None,
+        encoded: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Calibrated misuse probability and per-class probabilities.
 
         Returns a frame on ``X``'s index: ``risk_score``, ``p_<proxy_type>`` for the
         six types, and ``doubt_lowered`` (the score was lowered because of unknown values).
+        ``encoded``: :meth:`encode` of ``X``, when the caller has it already.
         """
         check_is_fitted(self, "trees_")
+        Z = self.encode(X) if encoded is None else encoded
         rs = np.zeros(len(X)) if rule_score is None else np.asarray(rule_score, float)
-        risk = self._risk(X, rs)
+        groups = (self.misuse_types_, self.legit_types_)
+        types = [m for m in groups if not isinstance(m, str)]
+        # the three models in one pass over the rows
+        p, *type_p = self._tree_proba(Z, [self.trees_, *types])
+        risk = self._calibrated(p[:, 1], rs)
         lowered = np.zeros(len(X), bool)
         if self.benefit_of_doubt:
-            gaps = self._gap_mask(X) & (risk >= DOUBT_FROM)[:, None]
+            gaps = self._gap_mask(Z) & (risk >= DOUBT_FROM)[:, None]
             rows = gaps.any(axis=1)
             if rows.any():
-                risk2 = self._risk(self._innocent(X[rows], gaps[rows]), rs[rows])
+                risk2 = self._risk(self._innocent(Z[rows], gaps[rows]), rs[rows])
                 better = risk2 < risk[rows]
                 idx = np.flatnonzero(rows)[better]
                 risk[idx] = risk2[better]
                 lowered[idx] = True
-        proba = self._proba(X, risk)
+        found = iter(type_p)
+        misuse, legit = (
+            ((model,), None)
+            if isinstance(model, str)  # the group held one type in training
+            else (tuple(str(c) for c in model.classes_), next(found))
+            for model in groups
+        )
+        proba = type_probabilities(risk, misuse, legit)
         out = pd.DataFrame({"risk_score": risk}, index=X.index)
         for i, c in enumerate(PROXY_TYPES):
             out[f"p_{c}"] = proba[:, i]
         out["doubt_lowered"] = lowered
         return out
 
-    def _gap_mask(self, X: pd.DataFrame) -> np.ndarray:
-        """Rows × INNOCENT features: True where the value is unknown because data is missing."""
-        cols = []
-        for name, (unknown, _) in INNOCENT.items():
-            if name not in X.columns:
-                continue
-            s = X[name]
-            cols.append(s.isna().to_numpy() if unknown is None else (s == unknown).to_numpy())
-        return np.column_stack(cols) if cols else np.zeros((len(X), 0), bool)
+    def _innocent_values(self) -> list[tuple[int, str, float, float]]:
+        """Per INNOCENT feature among the columns: its place, name, and unknown and innocent codes."""
+        names = [str(c) for c in self.feature_names_in_]
+        out = []
+        for name, (unknown, innocent) in INNOCENT.items():
+            if name in names:
+                code = self._code(name, unknown), self._code(name, innocent)
+                out.append((names.index(name), name, *code))
+        return out
 
-    def _innocent(self, X: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
+    def _code(self, name: str, value: object) -> float:
+        """One value of a column as :meth:`encode` codes it (None: missing)."""
+        if value is None:
+            return np.nan
+        cats = self._declared().get(name)
+        if cats is None:
+            return float(value)  # type: ignore[arg-type]
+        return float(declared_codes(cats).get(value, np.nan))
+
+    def _gap_mask(self, Z: np.ndarray) -> np.ndarray:
+        """Rows × INNOCENT features: True where the value is unknown because data is missing."""
+        cols = [
+            np.isnan(Z[:, j]) if np.isnan(unknown) else Z[:, j] == unknown
+            for j, _, unknown, _ in self._innocent_values()
+        ]
+        return np.column_stack(cols) if cols else np.zeros((len(Z), 0), bool)
+
+    def _innocent(self, Z: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+        """The rows of an encoded matrix with their gaps read innocently."""
+        out = Z.copy()
+        for k, (j, _, _, innocent) in enumerate(self._innocent_values()):
+            out[gaps[:, k], j] = innocent
+        return out
+
+    def _innocent_frame(self, X: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
+        """:meth:`_innocent` on a frame (the copies the trees are fitted on)."""
         out = X.copy()
-        names = [n for n in INNOCENT if n in X.columns]
-        for j, name in enumerate(names):
-            if gaps[:, j].any():
+        for k, (_, name, _, _) in enumerate(self._innocent_values()):
+            if gaps[:, k].any():
                 col = out[name].copy()
-                col[gaps[:, j]] = INNOCENT[name][1]
+                col[gaps[:, k]] = INNOCENT[name][1]
                 out[name] = col
         return out
 

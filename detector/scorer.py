@@ -164,23 +164,33 @@ class Detector(BaseEstimator):
                 out[col] = float(s.median()) if s.notna().any() else np.nan
         return out
 
-    def _ablate(self, X: pd.DataFrame, rule_score: np.ndarray, features: list[str]) -> np.ndarray:
+    def _ablate(
+        self,
+        X: pd.DataFrame,
+        rule_score: np.ndarray,
+        features: list[str],
+        encoded: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Risk drop when each feature takes its typical legitimate value (rows × features).
 
-        All the altered copies go through the model in one call.
+        All the altered copies go through the model in one call, as rows of
+        the encoded matrix (``encoded``: ``model_.encode(X)`` when the caller
+        has it). The typical value is cast to the column's dtype first, as
+        writing it into the column would (an integer column truncates it).
         """
-        base = self.model_.risk_without_doubt(X, rule_score)
-        copies = []
-        for col in features:
-            alt = X.copy()
-            alt[col] = pd.Series([self.typical_[col]] * len(alt), index=alt.index).astype(
-                X[col].dtype
-            )
-            copies.append(alt)
-        if not copies:
+        model = self.model_
+        Z = model.encode(X) if encoded is None else encoded
+        base = model.risk_without_doubt(X, rule_score, encoded=Z)
+        if not features:
             return np.zeros((len(X), 0))
-        risk = self.model_.risk_without_doubt(pd.concat(copies), np.tile(rule_score, len(features)))
-        return base[:, None] - risk.reshape(len(features), len(X)).T
+        n = len(X)
+        names = [str(c) for c in model.feature_names_in_]
+        copies = np.tile(Z, (len(features), 1))
+        for k, col in enumerate(features):
+            typical = pd.Series([self.typical_[col]]).astype(X[col].dtype)
+            copies[k * n : (k + 1) * n, names.index(col)] = model.encode_values(col, typical)[0]
+        risk = model.risk_without_doubt(X, np.tile(rule_score, len(features)), encoded=copies)
+        return base[:, None] - risk.reshape(len(features), n).T
 
     def _explain_candidates(
         self, X: pd.DataFrame, rule_score: pd.Series, y: pd.Series
@@ -213,23 +223,25 @@ class Detector(BaseEstimator):
         online = (X["channel"] == "online").to_numpy()
         hits = self.ruleset_.hits(X)
         rule_score = self.ruleset_.score(X)
-        out = pd.DataFrame(index=X.index)
-        out["risk_score"] = 0.0
         # desk and postal filings: no account to misuse; the declared relation tells the type
         offline_type = X["declared_relation"].astype(object).map(DECLARED_TYPE).fillna("self")
-        for c in PROXY_TYPES:
-            out[f"p_{c}"] = (offline_type == c).astype(float)
+        columns = {"risk_score": np.zeros(len(X))} | {
+            f"p_{c}": (offline_type == c).to_numpy(float) for c in PROXY_TYPES
+        }
+        # the online rows read once, for the risk, the types, the doubt and the reasons
+        X_online = X[online]
+        Z = self.model_.encode(X_online)
         if online.any():
-            pr = self.model_.predict_risk(X[online], rule_score[online].to_numpy())
-            for col in pr.columns:
-                if col in out.columns:
-                    out.loc[pr.index, col] = pr[col].to_numpy()
+            pr = self.model_.predict_risk(X_online, rule_score[online].to_numpy(), encoded=Z)
+            for col, values in columns.items():
+                values[online] = pr[col].to_numpy()
+        out = pd.DataFrame(columns, index=X.index)
         # owners relatives file for are flagged by their group's threshold (detector._lookalike)
         by_age = row_threshold(self.thresholds_by_group(), X["owner_age"].to_numpy(float))
         out["flagged"] = out["risk_score"].to_numpy() >= by_age
         out["proxy_type"] = predicted_type(out, out["flagged"].to_numpy())
         out["data_gaps"] = data_gaps.reindex(X.index).fillna("") if data_gaps is not None else ""
-        reasons = self._reasons(X, hits, rule_score, out)
+        reasons = self._reasons(X, hits, rule_score, out, (Z, online))
         texts = np.full((len(X), 3), "", dtype=object)
         for i in np.flatnonzero(out["flagged"].to_numpy()):
             texts[i] = joined(reasons[i])
@@ -238,9 +250,17 @@ class Detector(BaseEstimator):
         return out
 
     def _reasons(
-        self, X: pd.DataFrame, hits: pd.DataFrame, rule_score: pd.Series, out: pd.DataFrame
+        self,
+        X: pd.DataFrame,
+        hits: pd.DataFrame,
+        rule_score: pd.Series,
+        out: pd.DataFrame,
+        encoded: tuple[np.ndarray, np.ndarray],
     ) -> list[tuple[Reason, ...]]:
-        """Each row's reasons (:func:`detector._scoring.explain`); none when not flagged."""
+        """Each row's reasons (:func:`detector._scoring.explain`); none when not flagged.
+
+        ``encoded``: the online rows' encoded matrix, and which rows are online.
+        """
         reasons = [NO_REASONS] * len(X)
         rows = np.flatnonzero(out["flagged"].to_numpy())
         if not len(rows):
@@ -248,7 +268,10 @@ class Detector(BaseEstimator):
         features = [str(f) for f in self.explain_features_]
         ranked = self.ruleset_.ranked_rules_
         Xf = X.iloc[rows]
-        contrib = self._ablate(Xf, rule_score.iloc[rows].to_numpy(), features)
+        Z, online = encoded
+        # a threshold of 0 flags offline rows too: those are not in Z
+        Zf = Z[(np.cumsum(online) - 1)[rows]] if online[rows].all() else None
+        contrib = self._ablate(Xf, rule_score.iloc[rows].to_numpy(), features, Zf)
         shown = [*features, *(n for r in ranked for n in r.evidence)]
         values = row_values(Xf[list(dict.fromkeys(shown))])
         fired = hits.iloc[rows][[r.id for r in ranked]].to_numpy(bool)

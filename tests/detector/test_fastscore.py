@@ -10,6 +10,7 @@ categories the model never saw are common.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from pathlib import Path
@@ -184,6 +185,29 @@ def test_unseen_categories_and_missing_values_score_as_in_score_frame(
     assert scorers[at].score(mappings[0]) == scorers[at].score(as_nan)
     blank = scorers[at].score(mappings[2])  # channel unknown: not online, so the declared type
     assert (blank.risk_score, blank.proxy_type, blank.flagged) == (0.0, "self", False)
+
+
+def test_at_a_threshold_of_zero_offline_dossiers_are_explained_by_the_model(
+    features: dict[str, FeatureFrame], detectors: dict[str, Detector]
+) -> None:
+    """Every dossier is flagged, so desk filings get the model's reasons too.
+
+    score_frame then encodes the flagged rows again (it encodes only the
+    online ones for the risk): the online rows' reasons must be those of the
+    online rows scored alone, and the one-dossier path must agree.
+    """
+    det = copy.deepcopy(detectors["review"])
+    det.threshold_ = 0.0
+    X = features["review"].frame.iloc[:300]
+    online = (X["channel"] == "online").to_numpy()
+    assert 0 < online.sum() < len(X)
+    scored = det.score_frame(X)
+    assert scored["flagged"].all()
+    alone = det.score_frame(X[online])
+    assert scored.loc[online, "reasons"].tolist() == alone["reasons"].tolist()
+    fs = FastScorer(det)
+    for m, row in list(zip(as_mappings(X), scored.to_dict("records"), strict=True))[:40]:
+        assert differences(fs.score(m), row) == []
 
 
 def test_a_missing_feature_is_refused(scorers: dict[str, FastScorer]) -> None:
