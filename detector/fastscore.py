@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
 
 import numpy as np
@@ -75,20 +76,25 @@ class RowScore:
     #: the threshold this dossier was flagged by (its owner's look-alike group's, detector._lookalike)
     threshold: float = float("nan")
 
+    @cached_property
+    def _joined(self) -> tuple[str, str, str]:
+        """The reasons joined once: codes by ``;``, sentences by `` | `` (vi, en)."""
+        return joined(self.reasons)
+
     @property
     def reason_codes(self) -> str:
         """The ``reasons`` column of ``score_frame``: codes joined by ``;``."""
-        return joined(self.reasons)[0]
+        return self._joined[0]
 
     @property
     def reasons_vi(self) -> str:
         """The ``reasons_vi`` column: sentences joined by `` | ``."""
-        return joined(self.reasons)[1]
+        return self._joined[1]
 
     @property
     def reasons_en(self) -> str:
         """The ``reasons_en`` column: sentences joined by `` | ``."""
-        return joined(self.reasons)[2]
+        return self._joined[2]
 
     def as_row(self) -> dict[str, object]:
         """The row as ``score_frame`` writes it, under its column names."""
