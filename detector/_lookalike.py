@@ -127,8 +127,15 @@ def thresholds_of(
 ) -> NDArray[np.float64]:
     """The threshold per group code (0 none, 1 aged 70+, 2 under 14), for :func:`row_threshold`."""
     found = groups or {}
+    # never below the detector's threshold, even one set after fitting
     return np.array(
-        [threshold, *(float(found.get(name, {}).get("threshold", threshold)) for name in GROUPS)]
+        [
+            threshold,
+            *(
+                max(float(found.get(name, {}).get("threshold", threshold)), threshold)
+                for name in GROUPS
+            ),
+        ]
     )
 
 

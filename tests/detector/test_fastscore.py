@@ -198,6 +198,7 @@ def test_at_a_threshold_of_zero_offline_dossiers_are_explained_by_the_model(
     """
     det = copy.deepcopy(detectors["review"])
     det.threshold_ = 0.0
+    det.lookalike_ = {}  # the look-alike groups at that threshold too (detector._lookalike)
     X = features["review"].frame.iloc[:300]
     online = (X["channel"] == "online").to_numpy()
     assert 0 < online.sum() < len(X)

@@ -91,6 +91,8 @@ def test_one_dossier_and_a_frame_read_the_same_threshold() -> None:
     ]
     assert threshold_for(by_group, None) == 0.5
     assert thresholds_of(None, 0.6).tolist() == [0.6] * (1 + len(GROUPS))
+    # a threshold raised after fitting raises the groups' with it
+    assert thresholds_of({"owner_70_plus": {"threshold": 0.8}}, 0.9).tolist() == [0.9] * 3
 
 
 def test_a_fitted_detector_flags_elderly_owners_by_their_groups_threshold(
