@@ -72,9 +72,9 @@ class RowScore:
     flagged: bool
     probabilities: dict[str, float]  # p_<proxy_type>, the six of them
     reasons: tuple[Reason, ...]  # the reason_list column
+    #: the threshold this dossier was judged by (its owner's look-alike group's, detector._lookalike)
+    threshold: float
     data_gaps: str = ""
-    #: the threshold this dossier was flagged by (its owner's look-alike group's, detector._lookalike)
-    threshold: float = float("nan")
 
     @cached_property
     def _joined(self) -> tuple[str, str, str]:
@@ -255,7 +255,7 @@ class FastScorer:
             reasons = explain(values, hits, proxy_type, contrib, self._explain, self._typical)
         return RowScore(
             risk, proxy_type, flagged, dict(zip(_P.values(), probs[0].tolist(), strict=True)),
-            reasons, data_gaps or "", threshold,
+            reasons, threshold, data_gaps or "",
         )  # fmt: skip
 
     def _copies(

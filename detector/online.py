@@ -125,7 +125,6 @@ class OnlineScorer:
             det, card = load(model_dir, "submission")
             self.detector, self.fast = det, FastScorer.from_detector(det)
             self.model_version = str(card["model_version"])
-        self.threshold: float = float(self.detector.threshold_)
         ds = read_dataset(data_dir)
         self.present = ds.present
         self.reference = ReferenceIndex.from_tables(ds.tables, ds.present)
@@ -317,7 +316,7 @@ def dossier_record(d: Mapping[str, object]) -> dict[str, str | None]:
     return out
 
 
-def answer_json(s: Scored, model_version: str, threshold: float) -> dict[str, Any]:
+def answer_json(s: Scored, model_version: str) -> dict[str, Any]:
     """The API's answer for a scored dossier (personal values stay out of it, except evidence)."""
     sc = s.score
     return {
@@ -327,7 +326,7 @@ def answer_json(s: Scored, model_version: str, threshold: float) -> dict[str, An
         "proxy_type": sc.proxy_type,
         "flagged": sc.flagged,
         # the threshold this dossier was judged by: its owner's group's (detector._lookalike)
-        "threshold": sc.threshold if math.isfinite(sc.threshold) else threshold,
+        "threshold": sc.threshold,
         "probabilities": {c: sc.probabilities[f"p_{c}"] for c in PROXY_TYPES},
         "reasons": [r.as_dict() | {"evidence": _plain(r.evidence)} for r in sc.reasons],
         "data_gaps": s.data_gaps,

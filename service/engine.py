@@ -223,7 +223,7 @@ class Engine:
                 _ref(raw),
             )
             return self._unscored(raw, "internal_error", "scoring failed; proceed without a score")
-        answer = answer_json(scored, scorer.model_version, scorer.threshold)
+        answer = answer_json(scored, scorer.model_version)
         case_fields = self._case_fields(scorer, scored, answer) if answer["flagged"] else None
         ts = scored.dossier["submitted_at"]
         try:
