@@ -30,11 +30,11 @@ from detector.online import (
     epoch_seconds,
     replay_record,
 )
-from features import mark, pseudonymiser, to_json
+from features import pseudonymiser
 from features.history import LiveStore
 from features.stores import MemoryStore, RedisStore
 from service import metrics
-from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
+from service.cases._evidence import MAX_RELATED, case_evidence
 from service.cases._private import evidence_pseudonymiser
 from service.log import EVIDENCE, ScoringLog, log_engine
 from service.schemas import ScoreOut
@@ -266,11 +266,7 @@ class Engine:
         fields: dict[str, Any] = dossier_record(scored.dossier)
         try:
             graph = scorer.evidence(scored, MAX_RELATED)
-            marked = mark(graph, suspicious_edges(graph, answer["reasons"]), strict=False)
-            fields[EVIDENCE] = {
-                "graph": to_json(marked, self._pseudonymise_evidence),
-                "related": related_dossiers(graph),
-            }
+            fields[EVIDENCE] = case_evidence(graph, answer["reasons"], self._pseudonymise_evidence)
         except Exception as exc:  # the answer must not wait on the picture; no text (values)
             log.error(
                 "evidence subgraph failed (%s) for dossier %s",

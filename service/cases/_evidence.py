@@ -1,14 +1,18 @@
 """Which links of an evidence subgraph the reasons point at, and the related dossiers.
 
-Shared by the batch load (full subgraph) and the API feeder (star graph); not
-part of the public API.
+Shared by the batch load, the scoring engine (the subgraph at submission, for
+API cases) and the API feeder (a star for old log entries); not part of the
+public API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import networkx as nx
+
+from features import mark, to_json
 
 #: an edge of a MultiDiGraph: (source, target, key or bare edge type)
 Edge: TypeAlias = tuple[str, str, str]
@@ -161,3 +165,12 @@ def related_dossiers(graph: nx.MultiDiGraph) -> list[dict[str, Any]]:
         for r in found:
             out.setdefault(str(r["dossier_id"]), r)
     return list(out.values())
+
+
+def case_evidence(
+    graph: nx.MultiDiGraph, reasons: list[dict[str, Any]], pseudonymise: Callable[[str], str]
+) -> dict[str, Any]:
+    """A case's ``evidence``: the graph with the links its reasons point at marked, personal
+    values pseudonymised, and the related dossiers (one definition for batch and API cases)."""
+    marked = mark(graph, suspicious_edges(graph, reasons), strict=False)
+    return {"graph": to_json(marked, pseudonymise), "related": related_dossiers(graph)}

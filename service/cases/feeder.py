@@ -34,10 +34,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from features import mark, mask_value, to_json
+from features import mask_value
 from features.contract import LOCAL_TZ
 from features.ids import owner_id_kind
-from service.cases._evidence import suspicious_edges
+from service.cases._evidence import case_evidence
 from service.cases._private import evidence_pseudonymiser, to_utc
 from service.cases.actors import join_actor
 from service.cases.db import CaseStore
@@ -152,9 +152,7 @@ def case_from_answer(
     evidence = dossier.get(EVIDENCE)
     dossier = {k: v for k, v in dossier.items() if k != EVIDENCE}
     if not isinstance(evidence, dict):  # an entry from before the engine drew it
-        star = star_graph(dossier)
-        graph = mark(star, suspicious_edges(star, reasons), strict=False)
-        evidence = {"graph": to_json(graph, pseudonymise), "related": []}
+        evidence = case_evidence(star_graph(dossier), reasons, pseudonymise)
     submitted_at, month = _submitted(dossier)
     now = utcnow()
     return {

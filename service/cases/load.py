@@ -40,11 +40,11 @@ from detector.artifacts import ModelError, load_card
 from detector.batch import unit_report
 from detector.explore import EXPLORE_SHARE, exploration_count, explore, interleave
 from detector.scorer import REASON_LIST
-from features import Dataset, EntityIndex, evidence_subgraph, mark, to_json
+from features import Dataset, EntityIndex, evidence_subgraph
 from features.contract import LOCAL_TZ, PROXY_TYPES
 from features.errors import UsageError
 from service.cases import audit
-from service.cases._evidence import MAX_RELATED, related_dossiers, suspicious_edges
+from service.cases._evidence import MAX_RELATED, case_evidence
 from service.cases._private import evidence_pseudonymiser, json_safe, to_utc
 from service.cases.actors import place_in_actors
 from service.cases.db import CaseStore
@@ -129,7 +129,6 @@ def _case_rows(
         f = fields.loc[dossier_id]
         reasons = [json_safe(reason.as_dict()) for reason in r[REASON_LIST]]
         graph = evidence_subgraph(index, dossier_id, at=moment, max_related=MAX_RELATED)
-        marked = mark(graph, suspicious_edges(graph, reasons), strict=False)
         submitted = f["submitted_at"]
         out.append(
             {
@@ -146,10 +145,7 @@ def _case_rows(
                 "data_gaps": [g for g in str(r["data_gaps"] or "").split(";") if g],
                 "probabilities": {c: json_safe(float(r[f"p_{c}"])) for c in PROXY_TYPES},
                 "dossier": {k: json_safe(v) for k, v in f.items()},
-                "evidence": {
-                    "graph": to_json(marked, pseudonymise),
-                    "related": related_dossiers(graph),
-                },
+                "evidence": case_evidence(graph, reasons, pseudonymise),
                 "source": "batch",
                 "scored_at": at,
                 "model_version": model_version,
