@@ -91,7 +91,7 @@ def ip_membership(
         parsed.add(value)
         pairs += [(value, u) for u in found]
     hits = pd.DataFrame(pairs, columns=["ip", "unit_id"]).drop_duplicates()
-    known_ip = str_isin(ips, np.array(sorted(parsed), dtype=object))
+    known_ip = str_isin(ips, np.array(list(parsed), dtype=object))
     anyhit = str_isin(ips, hits["ip"].unique())
     probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
     joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(
