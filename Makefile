@@ -7,6 +7,8 @@ OUT    ?= out/province
 DOSSIERS ?= 100000
 SEED   ?= 7
 PORT   ?= 8000
+# the suite runs on this many processes (pytest-xdist; a module's tests stay on one process)
+TEST_WORKERS ?= 2
 
 .PHONY: help install browser run test test-fast lint bench bench-api bench-cases bench-feedback bench-day-one bench-actors bench-scale clean
 
@@ -75,10 +77,10 @@ test: install browser
 	$(BIN)/ruff check features detector service tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope -m "not slow"
 
 lint: install
 	$(BIN)/ruff check features detector service tests bench
