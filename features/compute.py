@@ -37,7 +37,7 @@ from features.defs import (
     feature_names,
 )
 from features.links import holder_links
-from features.pit import compute_counter, seconds
+from features.pit import compute_counter, encode_keys, seconds
 
 #: the dossier columns the history counters group or count by (the event keys aside)
 EVENT_COLUMNS: tuple[str, ...] = tuple(
@@ -180,7 +180,8 @@ def compute_all(
     f = b.f
     for feature in STATIC:
         f[feature.name] = on_frame(feature, b)
-    w = _events(b)
+    counters = [x.counter for x in (*HISTORY, *REVIEW) if x.counter is not None]
+    w = encode_keys(_events(b), counters)
     t = seconds(d["submitted_at"])
     for feature in HISTORY:
         assert feature.counter is not None  # the registry's HISTORY holds counters only

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features._private import lookup as lookup_first
 from features._private import str_isin
 from features.contract import LOCAL_TZ
 
@@ -180,11 +181,10 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
 
     ``mapping`` must have a unique index (the tables are de-duplicated on read).
     """
-    got = mapping.reindex(keys.to_numpy())
+    (got,) = lookup_first(keys, mapping.index.to_series(), mapping)
     if got.dtype != mapping.dtype:  # an integer or boolean mapping with unknown keys
         return pd.Series(got.to_numpy(), index=keys.index, dtype=mapping.dtype)
-    # the values as they are: through numpy, timestamps with a time zone would be parsed again
-    return got.set_axis(keys.index)
+    return got
 
 
 def local_date(ts: pd.Series) -> pd.Series:
@@ -381,8 +381,12 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     day = local_date(d["submitted_at"])
     has_account = holder.notna()
     out["is_self"] = (holder == d["owner_id"]).where(has_account & d["owner_id"].notna())
-    hh = people["household_id"]
-    h_hh, o_hh = lookup(holder, hh), lookup(d["owner_id"], hh)
+    # one hash join per key and table, every column it needs at once
+    person = people.index.to_series()
+    o_hh, death, o_born = lookup_first(
+        d["owner_id"], person, people["household_id"], people["death_date"], people["birth_date"]
+    )
+    h_hh, h_born = lookup_first(holder, person, people["household_id"], people["birth_date"])
     out["same_household"] = (h_hh == o_hh).where(h_hh.notna() & o_hh.notna())
     out = out.join(relation_between(holder, d["owner_id"], tables["relations"]))
     out = out.join(mandate_status(d, holder, tables["authorizations"], "authorizations" in present))
@@ -400,14 +404,12 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
         if in_people
         else unknown
     )
-    death = lookup(d["owner_id"], people["death_date"])
     # death dates are only as complete as the extract: unknown unless the owner is in it
     out["owner_deceased"] = (death < day).astype(object).where(owner_in) if in_people else unknown
     # float even with no rows (where() only makes it float when it has a NaN to put in)
     out["days_since_owner_death"] = (day - death).dt.days.astype(float).where(death < day)
-    born = people["birth_date"]
-    out["owner_age"] = (day - lookup(d["owner_id"], born)).dt.days / 365.25
-    out["holder_age"] = (day - lookup(holder, born)).dt.days / 365.25
+    out["owner_age"] = (day - o_born).dt.days / 365.25
+    out["holder_age"] = (day - h_born).dt.days / 365.25
     # a registered business owner: with the register, "no link" can be shown for it
     out["owner_is_business"] = (
         str_isin(d["owner_id"], tables["businesses"]["business_id"])

@@ -56,7 +56,7 @@ from features.defs import (
 )
 from features.links import holder_links
 from features.normalise import normalise_table
-from features.pit import Counter, compute_counter, seconds
+from features.pit import Counter, compute_counter, encode_keys, seconds
 from features.reader import _folder, _missing_table, read_dataset, set_aside
 
 if TYPE_CHECKING:
@@ -403,8 +403,10 @@ def per_key(
     part = part.sort_values(ROW, kind="stable").reset_index(drop=True)
     t = part[T].to_numpy(np.int64)
     out = pd.DataFrame(index=part.index)
-    for counter, after in _counters(moments).get(key, []):
-        out[counter.name] = compute_counter(part, counter, t, after=after)
+    counters = _counters(moments).get(key, [])
+    keyed = encode_keys(part, (c for c, _ in counters))
+    for counter, after in counters:
+        out[counter.name] = compute_counter(keyed, counter, t, after=after)
     by = _by_keys(moments).get(key, [])
     if by:
         tables, present = refs if refs is not None else references(folder, prepared)
