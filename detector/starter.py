@@ -44,8 +44,16 @@ Progress = Callable[[str], None]
 STARTER_PROVINCES = 6
 #: features hidden from the starter's trees (module docstring): the owner's age (a simulator's age mix
 #: would turn into a rule about old people, whom relatives often file for), the unit's target
-#: (set by each province) and the procedure's volume (its own catalogue)
-UNTRUSTED = ("owner_age", "unit_target", "proc_prior", "proc_deceased_prior")
+#: (set by each province), the procedure's volume (its own catalogue) and how the papers were
+#: attached (scan, photo, digital: the domain says nothing of it; the simulator's officers scan at
+#: the desk, and a starter that learnt it flagged relatives who scan an elderly parent's papers)
+UNTRUSTED = (
+    "owner_age",
+    "unit_target",
+    "proc_prior",
+    "proc_deceased_prior",
+    "attachment_kind",
+)
 
 
 @dataclass
@@ -134,6 +142,10 @@ def hide_untrusted(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with :data:`UNTRUSTED` features unknown, so the trees cannot split on them."""
     out = frame.copy()
     for col in UNTRUSTED:
-        if col in out.columns:
+        if col not in out.columns:
+            continue
+        if isinstance(out[col].dtype, pd.CategoricalDtype):  # unknown, still of its categories
+            out[col] = pd.Categorical.from_codes(np.full(len(out), -1), dtype=out[col].dtype)
+        else:
             out[col] = np.nan
     return out

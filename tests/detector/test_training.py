@@ -14,8 +14,12 @@ import pandas as pd
 import pytest
 from cli_run import run_cli as detector
 
-from detector.artifacts import load_card
+from detector._forest import _input_columns
+from detector.artifacts import load, load_card
+from detector.model import MisuseModel
+from detector.starter import UNTRUSTED, hide_untrusted
 from detector.training import MIN_LABELS, OWN_LABELS, OWN_MISUSE, choose, province_weight
+from features.contract import ATTACHMENT_KINDS
 
 
 def _labels(n: int, misuse: int) -> pd.Series:
@@ -66,6 +70,9 @@ def test_no_labels_give_a_starter_model_that_scores(province_dir: Path, tmp_path
     # what it was fitted to: the province's measured profile and the simulated settings
     assert policy["profile"]["dossiers"] > 10_000 and len(policy["simulated_provinces"]) == 2
     assert policy["threshold_judged_on"] == "the last simulated provinces"
+    assert set(policy["hidden_features"]) == set(UNTRUSTED)
+    for at in ("submission", "review"):
+        assert not _splits_on(load(tmp_path / "m", at)[0].model_, UNTRUSTED), at
     out = tmp_path / "scores.csv"
     scored = detector(
         "score", str(province_dir / "data"), "--model", str(tmp_path / "m"), "--out", str(out)
@@ -73,6 +80,37 @@ def test_no_labels_give_a_starter_model_that_scores(province_dir: Path, tmp_path
     assert scored.returncode == 0, scored.stderr
     flagged = pd.read_csv(out)["flagged"].mean()
     assert 0.005 < flagged < 0.15
+
+
+def _splits_on(model: MisuseModel, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` any tree of the fitted model splits on."""
+    columns = list(model.feature_names_in_)
+    used: set[str] = set()
+    for trees in (model.trees_, model.misuse_types_, model.legit_types_):
+        if isinstance(trees, str):  # one type only: no trees
+            continue
+        source = _input_columns(trees)  # the trees read the categorical columns first
+        for predictor in (p for stage in trees._predictors for p in stage):
+            nodes = predictor.nodes
+            split = nodes["feature_idx"][~nodes["is_leaf"].astype(bool)]
+            used |= {columns[i] for i in source[split]}
+    return used & set(names)
+
+
+def test_a_starter_trees_cannot_split_on_hidden_features() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = pd.Series(np.where(rng.random(n) < 0.1, "identity_misuse", "self"))
+    kind = pd.Categorical(np.where(y == "self", "digital", "scan"), categories=ATTACHMENT_KINDS)
+    X = pd.DataFrame({"noise": rng.random(n), "attachment_kind": kind, "owner_age": 30.0})
+    seen = MisuseModel(max_iter=20, prune_noise=False).fit(X, y)
+    assert _splits_on(seen, UNTRUSTED) == {"attachment_kind"}  # the check can fail
+    hidden = hide_untrusted(X)
+    assert isinstance(hidden["attachment_kind"].dtype, pd.CategoricalDtype)
+    assert hidden["attachment_kind"].isna().all() and hidden["owner_age"].isna().all()
+    blind = MisuseModel(max_iter=20, prune_noise=False).fit(hidden, y)
+    assert _splits_on(blind, UNTRUSTED) == set()
+    assert len(blind.predict_risk(X)) == n  # scores a frame with the real values
 
 
 def _some(labels: Path, out: Path, pick: str, rng: np.random.Generator) -> Path:
