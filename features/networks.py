@@ -77,8 +77,8 @@ def _v4_hits(values: np.ndarray, networks: OfficeNetworks) -> pd.DataFrame:
     text), one binary search for all, then the 8 networks starting at or
     before each address are checked, as there.
     """
-    lo, hi, un = networks.get(4, ([], [], []))
-    lo, hi, un = np.asarray(lo, np.int64), np.asarray(hi, np.int64), np.asarray(un, object)
+    first, last, units = networks.get(4, ([], [], []))
+    lo, hi, un = np.asarray(first, np.int64), np.asarray(last, np.int64), np.asarray(units, object)
     if not len(values) or not len(lo):
         return pd.DataFrame({"ip": pd.Series(dtype=object), "unit_id": pd.Series(dtype=object)})
     octets = pc.cast(
