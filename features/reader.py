@@ -319,9 +319,9 @@ def read_dataset(
                 )
             continue
         say(f"reading {path.name}")
-        raw, *normalised = loading[name].result()
+        raw, frame, issues = loading[name].result()
         frames[name], rejected[name], statuses[name], absent = _read_one(
-            raw, table, issue_log, (normalised[0], normalised[1])
+            raw, table, issue_log, (frame, issues)
         )
         absent_columns += absent
         sources[name] = path
