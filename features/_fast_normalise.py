@@ -45,7 +45,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # normalise._IPV4_RE, ASCII digits only
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # normalise.IPV4_RE, ASCII digits only
 # The common ISO 8601 forms: years well inside the nanosecond range, valid clock
 # fields, up to microseconds (fromisoformat would truncate nanoseconds, pandas
 # does not), and an offset that both parsers read the same way.

@@ -2,7 +2,8 @@
 
 Shared by the batch (:func:`ip_membership`, vectorised over distinct
 addresses) and the single-dossier path (:func:`networks_of`, one binary
-search per address).
+search per address); ``tests/features/test_networks.py`` holds them to the
+same answers.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features._private import flags as _flag
-from features._private import str_isin
+from features._private import re_contains, str_isin
+from features.normalise import IPV4_RE
 
 
 def _ip_ranges(units: pd.DataFrame) -> pd.DataFrame:
@@ -66,6 +70,31 @@ def networks_of(value: str, networks: OfficeNetworks) -> list[str] | None:
     return [un[k] for k in range(j, max(-1, j - 8), -1) if lo[k] <= x <= hi[k]]
 
 
+def _v4_hits(values: np.ndarray, networks: OfficeNetworks) -> pd.DataFrame:
+    """(ip, unit_id) for each dotted-quad address in ``values`` and each network holding it.
+
+    :func:`networks_of` on arrays: the addresses as integers (Arrow splits the
+    text), one binary search for all, then the 8 networks starting at or
+    before each address are checked, as there.
+    """
+    first, last, units = networks.get(4, ([], [], []))
+    lo, hi, un = np.asarray(first, np.int64), np.asarray(last, np.int64), np.asarray(units, object)
+    if not len(values) or not len(lo):
+        return pd.DataFrame({"ip": pd.Series(dtype=object), "unit_id": pd.Series(dtype=object)})
+    octets = pc.cast(
+        pc.split_pattern(pa.array(values, pa.large_string()), ".").flatten(), pa.int64()
+    )
+    x = octets.to_numpy().reshape(-1, 4) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
+    j = np.searchsorted(lo, x, side="right") - 1
+    found = []
+    for back in range(8):
+        k = j - back
+        ok = k >= 0
+        ok[ok] = x[ok] <= hi[k[ok]]
+        found.append(pd.DataFrame({"ip": values[ok], "unit_id": un[k[ok]]}))
+    return pd.concat(found, ignore_index=True)
+
+
 def ip_membership(
     ips: pd.Series, unit: pd.Series, units: pd.DataFrame
 ) -> tuple[pd.Series, pd.Series]:
@@ -76,22 +105,24 @@ def ip_membership(
 
     Notes
     -----
-    Each distinct address is parsed once and located by :func:`networks_of`;
-    the result is joined back on (ip, unit). Cost: O(distinct IPs · log networks).
+    Each distinct address is located once: dotted-quad IPv4 all at once by
+    :func:`_v4_hits`, the rest by :func:`networks_of`; the result is joined
+    back on (ip, unit). Cost: O(distinct IPs · log networks).
     """
     networks = office_networks(units)
     nan = pd.Series(np.nan, index=ips.index)
     if not networks:
         return nan, nan
-    parsed, pairs = set(), []
-    for value in ips.dropna().unique():
+    distinct = pd.unique(ips.dropna().to_numpy(dtype=object))
+    v4 = re_contains(pd.Series(distinct, dtype=object), IPV4_RE).to_numpy()
+    parsed, pairs = [distinct[v4]], [_v4_hits(distinct[v4], networks)]
+    for value in distinct[~v4]:  # IPv6 and the rest, one at a time
         found = networks_of(value, networks)
-        if found is None:
-            continue
-        parsed.add(value)
-        pairs += [(value, u) for u in found]
-    hits = pd.DataFrame(pairs, columns=["ip", "unit_id"]).drop_duplicates()
-    known_ip = str_isin(ips, np.array(list(parsed), dtype=object))
+        if found is not None:
+            parsed.append(np.array([value], dtype=object))
+            pairs.append(pd.DataFrame({"ip": [value] * len(found), "unit_id": found}))
+    hits = pd.concat(pairs, ignore_index=True).drop_duplicates()
+    known_ip = str_isin(ips, np.concatenate(parsed))
     anyhit = str_isin(ips, hits["ip"].unique())
     probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
     joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(

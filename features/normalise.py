@@ -53,7 +53,8 @@ _OFFSET_RE = r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?:
 # pandas reads words ("now", "today") as the current clock: only a date-first text is a moment
 _STARTS_WITH_DATE_RE = r"^\d{4}-\d{1,2}-\d{1,2}"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4_RE = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+#: a dotted-quad IPv4 address in canonical form (RE2)
+IPV4_RE = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
 _DATE_RE = r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$"
 
 
@@ -227,7 +228,7 @@ def normalise_ips(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     one regex; only the rest goes through :mod:`ipaddress`, once per unique value.
     """
     text = clean_strings(s)
-    canonical = re_contains(text, _IPV4_RE)
+    canonical = re_contains(text, IPV4_RE)
     values = text.copy()
     rest = text.notna() & ~canonical
     if rest.any():

@@ -10,7 +10,9 @@ duplicates, runs the cross-table checks (:mod:`features.checks`) and returns a
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from features.errors import ContractError, UsageError
 from features.normalise import normalise_table
 from features.quality import Issue, IssueLog, QualityReport, TableStatus
 
+#: table files read and normalised at once
+READ_THREADS = min(2, os.cpu_count() or 1)
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
@@ -161,11 +165,20 @@ def set_aside(
     return frame, reasons, merged, issues
 
 
+def _load(path: Path, table: Table) -> tuple[RawTable, pd.DataFrame, list[Issue]]:
+    """Read one table file and normalise its columns (no shared state: runs on any thread)."""
+    raw = read_table_file(path, table)
+    return raw, *normalise_table(raw.frame, table)
+
+
 def _read_one(
-    raw: RawTable, table: Table, issue_log: IssueLog
+    raw: RawTable,
+    table: Table,
+    issue_log: IssueLog,
+    normalised: tuple[pd.DataFrame, list[Issue]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, TableStatus, list[tuple[str, str]]]:
     """Normalise and clean one table; report as we go. Returns kept, rejected, status, absent."""
-    frame, issues = normalise_table(raw.frame, table)
+    frame, issues = normalised or normalise_table(raw.frame, table)
     absent_columns = [(table.name, i.column or "") for i in issues if i.code == "column_absent"]
     for issue in [*raw.issues, *issues]:
         issue_log.add(issue, frame)
@@ -275,11 +288,21 @@ def read_dataset(
     statuses: dict[str, TableStatus] = {}
     sources: dict[str, Path] = {}
     absent_columns: list[tuple[str, str]] = []
+    paths = {name: locate(folder, name) if name in wanted else None for name in TABLES}
     for name, table in TABLES.items():
-        path = locate(folder, name) if name in wanted else None
+        if name in wanted and table.required and paths[name] is None:
+            raise _missing_table(folder, name)
+    # files are read and normalised two at a time (Arrow releases the GIL), reported in order
+    pool = ThreadPoolExecutor(READ_THREADS)
+    loading = {
+        name: pool.submit(_load, path, TABLES[name])
+        for name, path in paths.items()
+        if path is not None
+    }
+    pool.shutdown(wait=False)
+    for name, table in TABLES.items():
+        path = paths[name]
         if path is None:
-            if name in wanted and table.required:
-                raise _missing_table(folder, name)
             frames[name] = empty_frame(table)
             rejected[name] = _empty_rejected(table)
             statuses[name] = TableStatus(
@@ -296,8 +319,10 @@ def read_dataset(
                 )
             continue
         say(f"reading {path.name}")
-        raw = read_table_file(path, table)
-        frames[name], rejected[name], statuses[name], absent = _read_one(raw, table, issue_log)
+        raw, frame, issues = loading[name].result()
+        frames[name], rejected[name], statuses[name], absent = _read_one(
+            raw, table, issue_log, (frame, issues)
+        )
         absent_columns += absent
         sources[name] = path
     present = frozenset(sources)
