@@ -115,14 +115,16 @@ def ip_membership(
         return nan, nan
     distinct = pd.unique(ips.dropna().to_numpy(dtype=object))
     v4 = re_contains(pd.Series(distinct, dtype=object), IPV4_RE).to_numpy()
-    parsed, pairs = [distinct[v4]], [_v4_hits(distinct[v4], networks)]
+    parsed, pairs = list(distinct[v4]), []
     for value in distinct[~v4]:  # IPv6 and the rest, one at a time
         found = networks_of(value, networks)
         if found is not None:
-            parsed.append(np.array([value], dtype=object))
-            pairs.append(pd.DataFrame({"ip": [value] * len(found), "unit_id": found}))
-    hits = pd.concat(pairs, ignore_index=True).drop_duplicates()
-    known_ip = str_isin(ips, np.concatenate(parsed))
+            parsed.append(value)
+            pairs += [(value, u) for u in found]
+    others = pd.DataFrame(pairs, columns=["ip", "unit_id"], dtype=object)
+    hits = pd.concat([_v4_hits(distinct[v4], networks), others], ignore_index=True)
+    hits = hits.drop_duplicates()
+    known_ip = str_isin(ips, np.array(parsed, dtype=object))
     anyhit = str_isin(ips, hits["ip"].unique())
     probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
     joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(
