@@ -57,12 +57,29 @@ def _rows(mask: pd.Series) -> pd.Index:
 
 
 def _person_issues(table: str, column: str, ids: pd.Series, people: pd.DataFrame) -> list[Issue]:
-    """Citizen-ID problems, checked against the people record with the same ID."""
+    """Citizen-ID problems, checked against the people record with the same ID.
+
+    Each distinct ID is checked once (an owner files many dossiers), and the
+    findings are spread back over the rows.
+    """
+    codes, distinct = pd.factorize(ids, use_na_sentinel=True)
+    if (codes < 0).any():  # a missing ID: check the rows as they are
+        codes, distinct = np.arange(len(ids)), ids
+    each = pd.Series(distinct, dtype=ids.dtype)
     if len(people):
-        birth, sex = lookup(ids, people["person_id"], people["birth_date"], people["sex"])
+        birth, sex = lookup(each, people["person_id"], people["birth_date"], people["sex"])
     else:
         birth = sex = None
-    problems = check_person_id(ids, birth, sex)
+    found = check_person_id(each, birth, sex)
+    if found.isna().all():
+        return []
+
+    def per_row(s: pd.Series) -> pd.Series:
+        return s.take(codes).set_axis(ids.index)
+
+    problems = per_row(found)
+    if birth is not None and sex is not None:
+        birth, sex = per_row(birth), per_row(sex)
     issues = []
     for problem in problems.dropna().unique():
         rows = _rows(problems == problem)
