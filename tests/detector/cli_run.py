@@ -18,5 +18,6 @@ def run_cli(
         timeout=timeout,
         env=env,
     )
-    assert "Traceback" not in proc.stderr + proc.stdout
+    output = proc.stderr + proc.stdout
+    assert "Traceback" not in output, output[max(0, output.index("Traceback") - 2000) :][:6000]
     return proc
