@@ -62,9 +62,7 @@ def _person_issues(table: str, column: str, ids: pd.Series, people: pd.DataFrame
     Each distinct ID is checked once (an owner files many dossiers), and the
     findings are spread back over the rows.
     """
-    codes, distinct = pd.factorize(ids, use_na_sentinel=True)
-    if (codes < 0).any():  # a missing ID: check the rows as they are
-        codes, distinct = np.arange(len(ids)), ids
+    codes, distinct = pd.factorize(ids, use_na_sentinel=False)  # a missing ID is one value too
     each = pd.Series(distinct, dtype=ids.dtype)
     if len(people):
         birth, sex = lookup(each, people["person_id"], people["birth_date"], people["sex"])
@@ -78,7 +76,7 @@ def _person_issues(table: str, column: str, ids: pd.Series, people: pd.DataFrame
         return s.take(codes).set_axis(ids.index)
 
     problems = per_row(found)
-    if birth is not None and sex is not None:
+    if birth is not None:
         birth, sex = per_row(birth), per_row(sex)
     issues = []
     for problem in problems.dropna().unique():
