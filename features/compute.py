@@ -11,7 +11,6 @@ declarations, giving each frame computation a :class:`FrameInputs`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features._private import THREADS
 from features.contract import LOCAL_TZ
 from features.defs import (
     ALL_FEATURES,
@@ -38,17 +38,15 @@ from features.defs import (
     feature_names,
 )
 from features.links import holder_links
-from features.pit import Counter, compute_counter, encode_keys, seconds
+from features.pit import Counter, compute_counter, counter_columns, encode_keys, seconds
 
-#: threads the history counters run on (numpy's sorts and searches release the GIL)
-COUNTER_THREADS = min(2, os.cpu_count() or 1)
 #: the dossier columns the history counters group or count by (the event keys aside)
 EVENT_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(
         col
         for c in (*COUNTERS, *REVIEW_COUNTERS)
-        for col in (c.key, getattr(c, "other", None))
-        if col is not None and not col.startswith("_")
+        for col in counter_columns(c)
+        if not col.startswith("_")
     )
 )
 
@@ -207,12 +205,12 @@ def compute_all(
 def _counted(
     w: pd.DataFrame, counters: list[Counter], t: np.ndarray, after: bool
 ) -> dict[str, np.ndarray]:
-    """Each counter over the events ``w``, by name, on :data:`COUNTER_THREADS` threads.
+    """Each counter over the events ``w``, by name, on :data:`features._private.THREADS` threads.
 
     A counter is sorts and binary searches in numpy, which release the GIL:
     two of them run at once on two cores.
     """
-    with ThreadPoolExecutor(COUNTER_THREADS) as pool:
+    with ThreadPoolExecutor(THREADS) as pool:
         values = pool.map(lambda c: compute_counter(w, c, t, after=after), counters)
         return {c.name: v for c, v in zip(counters, values, strict=True)}
 

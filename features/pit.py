@@ -87,6 +87,12 @@ def _codes(values: pd.Series) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def counter_columns(counter: Counter) -> tuple[str, ...]:
+    """The columns a counter groups by: its key, and the ``other`` values it counts if any."""
+    other = getattr(counter, "other", None)
+    return (counter.key,) if other is None else (counter.key, other)
+
+
 def encode_keys(frame: pd.DataFrame, counters: Iterable[Counter]) -> pd.DataFrame:
     """``frame`` with the counters' key and ``other`` columns as categoricals, each encoded once.
 
@@ -96,9 +102,7 @@ def encode_keys(frame: pd.DataFrame, counters: Iterable[Counter]) -> pd.DataFram
     categorical's codes almost nothing. Counts only compare keys for
     equality, so they are the same on either frame.
     """
-    columns = dict.fromkeys(
-        col for c in counters for col in (c.key, getattr(c, "other", None)) if col is not None
-    )
+    columns = dict.fromkeys(col for c in counters for col in counter_columns(c))
     out = frame.copy(deep=False)
     for col in columns:
         if col in out.columns and not isinstance(out[col].dtype, pd.CategoricalDtype):

@@ -10,7 +10,6 @@ duplicates, runs the cross-table checks (:mod:`features.checks`) and returns a
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,15 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from features._files import RawTable, check_header, locate, read_table_file
-from features._private import STR, empty_frame
+from features._private import STR, THREADS, empty_frame
 from features.checks import run_checks
 from features.contract import LABELS, LOCAL_TZ, TABLES, Table
 from features.errors import ContractError, UsageError
 from features.normalise import normalise_table
 from features.quality import Issue, IssueLog, QualityReport, TableStatus
 
-#: table files read and normalised at once
-READ_THREADS = min(2, os.cpu_count() or 1)
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
@@ -172,13 +169,15 @@ def _load(path: Path, table: Table) -> tuple[RawTable, pd.DataFrame, list[Issue]
 
 
 def _read_one(
-    raw: RawTable,
     table: Table,
     issue_log: IssueLog,
-    normalised: tuple[pd.DataFrame, list[Issue]] | None = None,
+    raw: RawTable,
+    frame: pd.DataFrame,
+    issues: list[Issue],
 ) -> tuple[pd.DataFrame, pd.DataFrame, TableStatus, list[tuple[str, str]]]:
-    """Normalise and clean one table; report as we go. Returns kept, rejected, status, absent."""
-    frame, issues = normalised or normalise_table(raw.frame, table)
+    """Clean one table read and normalised by :func:`_load`; report as we go.
+
+    Returns kept, rejected, status, absent."""
     absent_columns = [(table.name, i.column or "") for i in issues if i.code == "column_absent"]
     for issue in [*raw.issues, *issues]:
         issue_log.add(issue, frame)
@@ -293,7 +292,7 @@ def read_dataset(
         if name in wanted and table.required and paths[name] is None:
             raise _missing_table(folder, name)
     # files are read and normalised two at a time (Arrow releases the GIL), reported in order
-    pool = ThreadPoolExecutor(READ_THREADS)
+    pool = ThreadPoolExecutor(THREADS)
     loading = {
         name: pool.submit(_load, path, TABLES[name])
         for name, path in paths.items()
@@ -319,9 +318,8 @@ def read_dataset(
                 )
             continue
         say(f"reading {path.name}")
-        raw, frame, issues = loading[name].result()
         frames[name], rejected[name], statuses[name], absent = _read_one(
-            raw, table, issue_log, (frame, issues)
+            table, issue_log, *loading[name].result()
         )
         absent_columns += absent
         sources[name] = path
@@ -369,7 +367,6 @@ def read_labels(path: str | Path) -> tuple[pd.DataFrame, QualityReport]:
     if not path.is_file():
         raise ContractError(f"{path}: labels file not found")
     issue_log = IssueLog()
-    raw = read_table_file(path, LABELS)
-    kept, _rejected, status, _ = _read_one(raw, LABELS, issue_log)
+    kept, _rejected, status, _ = _read_one(LABELS, issue_log, *_load(path, LABELS))
     report = issue_log.report(str(path), {LABELS.name: status})
     return kept.reset_index(drop=True), report
