@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,8 +15,6 @@ import pyarrow.compute as pc
 from features.contract import LOCAL_TZ, Column, Table
 
 #: pandas 3's default string dtype (Arrow-backed, missing = NaN)
-#: threads for work whose heavy part releases the GIL (Arrow compute, numpy sorts and searches)
-THREADS = min(2, os.cpu_count() or 1)
 STR = pd.StringDtype(na_value=np.nan)
 TS_DTYPE = f"datetime64[ns, {LOCAL_TZ}]"
 DATE_DTYPE = "datetime64[ns]"

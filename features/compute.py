@@ -12,7 +12,6 @@ declarations, giving each frame computation a :class:`FrameInputs`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features._private import THREADS
 from features.contract import LOCAL_TZ
 from features.defs import (
     ALL_FEATURES,
@@ -205,14 +203,8 @@ def compute_all(
 def _counted(
     w: pd.DataFrame, counters: list[Counter], t: np.ndarray, after: bool
 ) -> dict[str, np.ndarray]:
-    """Each counter over the events ``w``, by name, on :data:`features._private.THREADS` threads.
-
-    A counter is sorts and binary searches in numpy, which release the GIL:
-    two of them run at once on two cores.
-    """
-    with ThreadPoolExecutor(THREADS) as pool:
-        values = pool.map(lambda c: compute_counter(w, c, t, after=after), counters)
-        return {c.name: v for c, v in zip(counters, values, strict=True)}
+    """Each counter over the events ``w``, by name."""
+    return {c.name: compute_counter(w, c, t, after=after) for c in counters}
 
 
 def _finish(b: FrameInputs, at: str) -> FeatureFrame:

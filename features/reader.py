@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from features._files import RawTable, check_header, locate, read_table_file
-from features._private import STR, THREADS, empty_frame
+from features._private import STR, empty_frame
 from features.checks import run_checks
 from features.contract import LABELS, LOCAL_TZ, TABLES, Table
 from features.errors import ContractError, UsageError
@@ -163,7 +162,7 @@ def set_aside(
 
 
 def _load(path: Path, table: Table) -> tuple[RawTable, pd.DataFrame, list[Issue]]:
-    """Read one table file and normalise its columns (no shared state: runs on any thread)."""
+    """Read one table file and normalise its columns."""
     raw = read_table_file(path, table)
     return raw, *normalise_table(raw.frame, table)
 
@@ -291,14 +290,6 @@ def read_dataset(
     for name, table in TABLES.items():
         if name in wanted and table.required and paths[name] is None:
             raise _missing_table(folder, name)
-    # files are read and normalised two at a time (Arrow releases the GIL), reported in order
-    pool = ThreadPoolExecutor(THREADS)
-    loading = {
-        name: pool.submit(_load, path, TABLES[name])
-        for name, path in paths.items()
-        if path is not None
-    }
-    pool.shutdown(wait=False)
     for name, table in TABLES.items():
         path = paths[name]
         if path is None:
@@ -319,7 +310,7 @@ def read_dataset(
             continue
         say(f"reading {path.name}")
         frames[name], rejected[name], statuses[name], absent = _read_one(
-            table, issue_log, *loading[name].result()
+            table, issue_log, *_load(path, table)
         )
         absent_columns += absent
         sources[name] = path
