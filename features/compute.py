@@ -36,7 +36,13 @@ from features.defs import (
     feature_names,
 )
 from features.links import holder_links
-from features.pit import Counter, compute_counter, counter_columns, encode_keys, seconds
+from features.pit import (
+    SortedRows,
+    compute_counters,
+    counter_columns,
+    encode_keys,
+    seconds,
+)
 
 #: the dossier columns the history counters group or count by (the event keys aside)
 EVENT_COLUMNS: tuple[str, ...] = tuple(
@@ -181,30 +187,24 @@ def compute_all(
         f[feature.name] = on_frame(feature, b)
     w = encode_keys(_events(b), (*COUNTERS, *REVIEW_COUNTERS))
     t = seconds(d["submitted_at"])
+    rows = SortedRows(w, t)  # each key's sorting, shared by its counters at both moments
     # the registry's HISTORY holds counters only, in COUNTERS' order
-    f = b.f = f.assign(**_counted(w, list(COUNTERS), t, after=False))
+    f = b.f = f.assign(**compute_counters(w, COUNTERS, t, rows=rows))
     derive(f)
     out: dict[str, FeatureFrame] = {}
     if "submission" in moments:
         out["submission"] = _finish(b, "submission")
     if "review" in moments:
-        b.f = f = f.copy()
+        b.f = f = f.copy(deep=False)  # copy-on-write: the submission frame keeps its columns
         b.at = "review"
         for feature in STATIC:
             if feature.review_sees_more:
                 f[feature.name] = on_frame(feature, b)
-        after = _counted(w, list(REVIEW_COUNTERS), t, after=True)
+        after = compute_counters(w, REVIEW_COUNTERS, t, after=True, rows=rows)
         for feature in REVIEW:
             f[feature.name] = after[feature.name] if feature.counter else on_frame(feature, b)
         out["review"] = _finish(b, "review")
     return out
-
-
-def _counted(
-    w: pd.DataFrame, counters: list[Counter], t: np.ndarray, after: bool
-) -> dict[str, np.ndarray]:
-    """Each counter over the events ``w``, by name."""
-    return {c.name: compute_counter(w, c, t, after=after) for c in counters}
 
 
 def _finish(b: FrameInputs, at: str) -> FeatureFrame:

@@ -56,7 +56,7 @@ from features.defs import (
 )
 from features.links import holder_links
 from features.normalise import normalise_table
-from features.pit import Counter, compute_counter, encode_keys, seconds
+from features.pit import Counter, SortedRows, compute_counters, encode_keys, seconds
 from features.reader import _folder, _missing_table, read_dataset, set_aside
 
 if TYPE_CHECKING:
@@ -405,8 +405,12 @@ def per_key(
     out = pd.DataFrame(index=part.index)
     counters = _counters(moments).get(key, [])
     keyed = encode_keys(part, (c for c, _ in counters))
-    for counter, after in counters:
-        out[counter.name] = compute_counter(keyed, counter, t, after=after)
+    rows = SortedRows(keyed, t)
+    for after in (False, True):
+        mine = [c for c, a in counters if a == after]
+        counted = compute_counters(keyed, mine, t, after=after, rows=rows)
+        for name, values in counted.items():
+            out[name] = values
     by = _by_keys(moments).get(key, [])
     if by:
         tables, present = refs if refs is not None else references(folder, prepared)
