@@ -48,6 +48,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from detector import _binning
 from detector._forest import declared_codes
 from detector._scoring import (
     calibrated_risk,
@@ -73,6 +74,10 @@ NOISE_LOW, NOISE_HIGH = 0.02, 0.98
 NOISY_SHARE, NOISY_LEAF_FACTOR = 0.01, 5
 #: the fewest labelled rows (and misuse labels) for which a noise estimate means anything
 NOISE_MIN_ROWS, NOISE_MIN_MISUSE = 400, 20
+
+
+# weighted fits bin their features in one pass per feature, with the same bins (detector._binning)
+_binning.install()
 
 
 def _without_empty_columns(X: pd.DataFrame) -> pd.DataFrame:
