@@ -211,7 +211,9 @@ def _finish(b: FrameInputs, at: str) -> FeatureFrame:
     """Select the moment's columns, fix the categories, index by dossier_id, list data gaps."""
     f = b.f[feature_names(at)]
     for col, cats in CATEGORIES.items():
-        f[col] = pd.Categorical(f[col], categories=list(cats))
+        s = f[col]
+        if not isinstance(s.dtype, pd.CategoricalDtype) or list(s.cat.categories) != list(cats):
+            f[col] = pd.Categorical(s, categories=list(cats))
     d = b.d
     f.index = pd.Index(d["dossier_id"].to_numpy(), name="dossier_id", dtype=d["dossier_id"].dtype)
     gaps = data_gaps(b)
@@ -221,14 +223,21 @@ def _finish(b: FrameInputs, at: str) -> FeatureFrame:
 
 def data_gaps(b: FrameInputs) -> pd.Series:
     """What the data could not tell about each dossier; listed apart from evidence, never scored."""
-    # built column-wise: a code and ';' where the gap holds, then the trailing ';' dropped
-    joined = pd.Series("", index=b.d.index, dtype=object)
+    # each row's gaps as bits; the text is built once per combination that occurs
+    held = np.zeros(len(b.d), np.uint64)
+    codes = []
     for gap in GAPS:
         if gap.absent_table is not None:
             if gap.absent_table in b.present:
                 continue
             mask = np.ones(len(b.d), bool)
         else:
-            mask = on_frame(gap, b)
-        joined = joined.where(~mask, joined + gap.code + ";")
-    return joined.str.rstrip(";")
+            mask = np.asarray(on_frame(gap, b), bool)
+        held |= mask.astype(np.uint64) << np.uint64(len(codes))
+        codes.append(gap.code)
+    combos, row_combo = np.unique(held, return_inverse=True)
+    texts = np.array(
+        [";".join(c for k, c in enumerate(codes) if int(combo) >> k & 1) for combo in combos],
+        dtype=object,
+    )
+    return pd.Series(texts[row_combo], index=b.d.index, dtype=object)

@@ -77,7 +77,7 @@ def _unit_field(b: Any, column: str) -> pd.Series:
 
 
 def _joint_codes(*cols: pd.Series) -> list[np.ndarray]:
-    """Factorise several key columns over one shared vocabulary."""
+    """Factorise several key columns over one shared vocabulary (-1: missing)."""
     allv = pd.concat(cols, ignore_index=True)
     codes, _ = pd.factorize(allv, use_na_sentinel=True)
     out, start = [], 0
@@ -87,16 +87,35 @@ def _joint_codes(*cols: pd.Series) -> list[np.ndarray]:
     return out
 
 
+def _day_numbers(ts: pd.Series) -> np.ndarray:
+    """The local calendar day of tz-aware timestamps as a day number (-1 for none)."""
+    day = local_date(ts)
+    return np.where(day.isna(), -1, day.to_numpy("datetime64[D]").astype(np.int64))
+
+
 def desk_visit_today(b: Any) -> pd.Series:
     """The owner came to the receiving unit's desk on the day (before filing, at submission)."""
     d = b.d
     if "counter_visits" not in b.present:
         return pd.Series(np.nan, index=d.index)
     v = b.tables["counter_visits"].dropna(subset=["person_id", "visited_at"])
-    day_d = local_date(d["submitted_at"]).dt.strftime("%Y-%m-%d")
-    key_d = d["owner_id"] + "|" + d["unit_id"] + "|" + day_d
-    key_v = v["person_id"] + "|" + v["unit_id"] + "|" + local_date(v["visited_at"]).dt.strftime("%Y-%m-%d")  # fmt: skip
-    qk, ek = _joint_codes(key_d, key_v)
+    # one key per (person, unit, local day), as integer codes over both tables
+    person_d, person_v = _joint_codes(d["owner_id"], v["person_id"])
+    unit_d, unit_v = _joint_codes(d["unit_id"], v["unit_id"])
+    day_d, day_v = _day_numbers(d["submitted_at"]), _day_numbers(v["visited_at"])
+    first = min(day_d.min(initial=0), day_v.min(initial=0))
+    days = max(day_d.max(initial=0), day_v.max(initial=0)) - first + 1
+    units = max(unit_d.max(initial=0), unit_v.max(initial=0)) + 1
+
+    def key(person: np.ndarray, unit: np.ndarray, day: np.ndarray) -> np.ndarray:
+        k = (person * units + unit) * days + (day - first)
+        return np.where((person < 0) | (unit < 0) | (day < 0), -1, k)
+
+    # compact codes again, so that count_before's key * time span stays within int64
+    both = np.concatenate([key(person_d, unit_d, day_d), key(person_v, unit_v, day_v)])
+    codes = pd.factorize(both, use_na_sentinel=False)[0].astype(np.int64)
+    codes[both < 0] = -1
+    qk, ek = codes[: len(d)], codes[len(d) :]
     t = seconds(d["submitted_at"])
     if b.at == "review":  # any visit that day
         t = t + 86_400
