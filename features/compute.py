@@ -225,7 +225,7 @@ def data_gaps(b: FrameInputs) -> pd.Series:
     """What the data could not tell about each dossier; listed apart from evidence, never scored."""
     # each row's gaps as bits; the text is built once per combination that occurs
     held = np.zeros(len(b.d), np.uint64)
-    codes = []
+    codes: list[str] = []
     for gap in GAPS:
         if gap.absent_table is not None:
             if gap.absent_table in b.present:
