@@ -104,16 +104,21 @@ def lookup(keys: pd.Series, table_keys: pd.Series, *values: pd.Series) -> tuple[
     datetime mapper); unknown keys give NA; each of ``values`` keeps its
     dtype. Returns one Series per ``values``.
     """
-    positions = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table_keys))
-    pos = positions.to_numpy(zero_copy_only=False)
-    found = ~pd.isna(pos)
-    take = np.where(found, pos, 0).astype(np.int64)
+    pos = index_of(keys, table_keys)
+    found = pos >= 0
+    take = np.where(found, pos, 0)
     return tuple(
         v.iloc[take].set_axis(keys.index).where(found)
         if len(v)
         else pd.Series(None, index=keys.index, dtype=v.dtype)
         for v in values
     )
+
+
+def index_of(keys: pd.Series | np.ndarray, table_keys: pd.Series | np.ndarray) -> np.ndarray:
+    """For each of ``keys``, the first row of ``table_keys`` equal to it; -1 when none (Arrow)."""
+    positions = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table_keys))
+    return positions.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def is_missing(v: object) -> bool:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features._private import flags as _flag
-from features._private import re_contains, str_isin
+from features._private import index_of, re_contains, str_isin
 from features.normalise import IPV4_RE
 
 
@@ -126,10 +126,12 @@ def ip_membership(
     hits = hits.drop_duplicates()
     known_ip = str_isin(ips, np.array(parsed, dtype=object))
     anyhit = str_isin(ips, hits["ip"].unique())
-    probe = pd.DataFrame({"ip": ips.to_numpy(), "unit_id": unit.to_numpy()}).reset_index()
-    joined = probe.merge(hits.assign(hit=True), on=["ip", "unit_id"], how="left").set_index(
-        "index"
-    )["hit"]
-    unit_hit = pd.Series(joined.reindex(range(len(ips))).notna().to_numpy(), index=ips.index)
+    # each row's (ip, unit) among the hits, as integer pairs over the hits' own IPs and units
+    hit_ips, hit_units = hits["ip"].unique(), hits["unit_id"].unique()
+    width = max(len(hit_units), 1)
+    hit_pairs = index_of(hits["ip"], hit_ips) * width + index_of(hits["unit_id"], hit_units)
+    row_ip, row_unit = index_of(ips, hit_ips), index_of(unit, hit_units)
+    row_pairs = np.where((row_ip >= 0) & (row_unit >= 0), row_ip * width + row_unit, -1)
+    unit_hit = pd.Series(np.isin(row_pairs, hit_pairs), index=ips.index)
     unit_known = unit.isin({u for _, _, units_of in networks.values() for u in units_of})
     return _flag(unit_hit).where(known_ip & unit_known), _flag(anyhit).where(known_ip)
