@@ -212,31 +212,33 @@ def relation_between(holder: pd.Series, owner: pd.Series, relations: pd.DataFram
     NaN when no record) and ``related_2`` (a common relative links them, e.g.
     grandparent or in-law).
     """
-    pairs = pd.DataFrame({"a": holder.to_numpy(), "b": owner.to_numpy()}, index=holder.index)
     out = pd.DataFrame(index=holder.index)
     if relations.empty:
         out["relation_kind"] = np.nan
         out["related_2"] = False
         return out
     both = _both_ways(relations)
-    direct = (
-        pairs.reset_index()
-        .merge(both, on=["a", "b"], how="left")
-        .drop_duplicates("index")
-        .set_index("index")
+    # people as codes over one vocabulary (-1: unknown), a pair as a * people + b
+    columns = [holder, owner, both["a"], both["b"]]
+    codes, people = pd.factorize(pd.concat(columns, ignore_index=True), use_na_sentinel=True)
+    a, b, edge_a, edge_b = np.split(
+        codes.astype(np.int64), np.cumsum([len(c) for c in columns])[:-1]
     )
-    out["relation_kind"] = direct["role"].reindex(holder.index)
+    n = max(len(people), 1)
+    pair = np.where((a >= 0) & (b >= 0), a * n + b, -1)
+    at = pd.Index(edge_a * n + edge_b).get_indexer(pair)  # (a, b) is unique in ``both``
+    role = both["role"].to_numpy(dtype=object)
+    out["relation_kind"] = pd.Series(
+        np.where(at >= 0, role[np.maximum(at, 0)], np.nan), index=holder.index, dtype=object
+    )
     # two steps: holder - m - owner (grandparent, in-law, ...), on distinct pairs only
-    todo = (
-        pairs[out["relation_kind"].isna() & (pairs["a"] != pairs["b"])].dropna().drop_duplicates()
-    )
-    edges = both[["a", "b"]]
-    step = todo.merge(edges.rename(columns={"b": "m"}), on="a").merge(
-        edges.rename(columns={"a": "m", "b": "b2"}), on="m"
-    )
-    linked = step.loc[step["b2"] == step["b"], ["a", "b"]].drop_duplicates().assign(linked=True)
-    hit = pairs.reset_index().merge(linked, on=["a", "b"], how="left").set_index("index")["linked"]
-    out["related_2"] = hit.reindex(holder.index).notna()
+    no_role = out["relation_kind"].isna().to_numpy()
+    todo = np.unique(pair[no_role & (pair >= 0) & (a != b)])
+    edges = pd.DataFrame({"a": edge_a, "m": edge_b})
+    step = pd.DataFrame({"a": todo // n, "b": todo % n}).merge(edges, on="a")
+    step = step.merge(edges.rename(columns={"a": "m", "m": "b2"}), on="m")
+    linked = step.loc[step["b2"] == step["b"]]
+    out["related_2"] = np.isin(pair, linked["a"].to_numpy() * n + linked["b"].to_numpy())
     return out
 
 
