@@ -371,12 +371,17 @@ class RuleSet(TransformerMixin, BaseEstimator):
         it must not raise its risk. See :func:`noisy_or` for why noisy-OR.
         Unlike scikit-learn's ``score(X, y)`` this is not a metric.
         """
-        hits = self.transform(X).to_numpy(dtype=bool)
+        return self.score_hits(self.transform(X))
+
+    def score_hits(self, hits: pd.DataFrame) -> pd.Series:
+        """:meth:`score` from the rows' hits (:meth:`transform`'s frame), when they are at hand."""
+        check_is_fitted(self)
+        fired = hits[[r.id for r in self.enabled_rules_]].to_numpy(dtype=bool)
         w = np.array(
             [r.weight if r.proxy_type in MISUSE_TYPES else 0.0 for r in self.enabled_rules_]
         )
-        keep = np.where(hits, 1.0 - w, 1.0).prod(axis=1)
-        return pd.Series(1.0 - keep, index=X.index, name="rule_score")
+        keep = np.where(fired, 1.0 - w, 1.0).prod(axis=1)
+        return pd.Series(1.0 - keep, index=hits.index, name="rule_score")
 
     def score_one(self, features: Mapping[str, object]) -> float:
         """:meth:`score` for one dossier."""

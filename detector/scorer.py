@@ -222,7 +222,7 @@ class Detector(BaseEstimator):
         X = X[self.feature_names_in_]
         online = (X["channel"] == "online").to_numpy()
         hits = self.ruleset_.hits(X)
-        rule_score = self.ruleset_.score(X)
+        rule_score = self.ruleset_.score_hits(hits)
         # desk and postal filings: no account to misuse; the declared relation tells the type
         offline_type = X["declared_relation"].astype(object).map(DECLARED_TYPE).fillna("self")
         columns = {"risk_score": np.zeros(len(X))} | {
