@@ -104,13 +104,17 @@ def lookup(keys: pd.Series, table_keys: pd.Series, *values: pd.Series) -> tuple[
     datetime mapper); unknown keys give NA; each of ``values`` keeps its
     dtype. Returns one Series per ``values``.
     """
-    pos = index_of(keys, table_keys)
+    return values_at(index_of(keys, table_keys), keys.index, *values)
+
+
+def values_at(pos: np.ndarray, index: pd.Index, *values: pd.Series) -> tuple[pd.Series, ...]:
+    """Each of ``values`` at the rows ``pos`` (-1: NA), on ``index``, keeping its dtype."""
     found = pos >= 0
     take = np.where(found, pos, 0)
     return tuple(
-        v.iloc[take].set_axis(keys.index).where(found)
+        v.iloc[take].set_axis(index).where(found)
         if len(v)
-        else pd.Series(None, index=keys.index, dtype=v.dtype)
+        else pd.Series(None, index=index, dtype=v.dtype)
         for v in values
     )
 

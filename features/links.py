@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features._private import index_of, str_isin, values_at
 from features._private import lookup as lookup_first
-from features._private import str_isin
 from features.contract import LOCAL_TZ
 
 #: holder's role towards the owner, from a relation record read either way
@@ -385,10 +385,11 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     out["is_self"] = (holder == d["owner_id"]).where(has_account & d["owner_id"].notna())
     # one hash join per key and table, every column it needs at once
     person = people.index.to_series()
-    o_hh, death, o_born = lookup_first(
-        d["owner_id"], person, people["household_id"], people["death_date"], people["birth_date"]
+    owner_at, holder_at = index_of(d["owner_id"], person), index_of(holder, person)
+    o_hh, death, o_born = values_at(
+        owner_at, d.index, people["household_id"], people["death_date"], people["birth_date"]
     )
-    h_hh, h_born = lookup_first(holder, person, people["household_id"], people["birth_date"])
+    h_hh, h_born = values_at(holder_at, d.index, people["household_id"], people["birth_date"])
     out["same_household"] = (h_hh == o_hh).where(h_hh.notna() & o_hh.notna())
     out = out.join(relation_between(holder, d["owner_id"], tables["relations"]))
     out = out.join(mandate_status(d, holder, tables["authorizations"], "authorizations" in present))
@@ -399,10 +400,10 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     out = out.join(staff_roles(holder, d["unit_id"], day, tables["staff"]))
     unknown = pd.Series(np.nan, index=d.index, dtype=object)
     in_people = "people" in present
-    owner_in = str_isin(d["owner_id"], people.index.to_numpy())
+    owner_in = pd.Series(owner_at >= 0, index=d.index)
     out["owner_in_people"] = owner_in.astype(object) if in_people else unknown
     out["holder_in_people"] = (
-        str_isin(holder, people.index.to_numpy()).astype(object).where(has_account)
+        pd.Series(holder_at >= 0, index=d.index).astype(object).where(has_account)
         if in_people
         else unknown
     )
