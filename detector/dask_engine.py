@@ -115,6 +115,7 @@ def cluster(
                 "out for a cluster on this machine"
             ) from exc
         with client:
+            _ready(client)
             yield client
         return
     n = workers or P.default_workers()
@@ -127,7 +128,28 @@ def cluster(
         local_directory=os.environ.get("DETECTOR_DASK_DIR") or None,
     )
     with local, Client(local) as client:
+        _ready(client)
         yield client
+
+
+def _ready(client: Client) -> None:
+    """Every worker imports ``dask.dataframe`` now, and each one that joins later on its start.
+
+    A worker that meets ``dask.dataframe`` first in a message it unpickles,
+    while one of its task threads imports it too, can fail with "cannot
+    import name 'DataFrame' from partially initialized module" and be
+    removed (dask/distributed issue 8759; seen here in one test run in four).
+    Imported before any task, it is whole when the messages come.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ImportDataframe(WorkerPlugin):
+        name = "detector-import-dask-dataframe"
+
+        def setup(self, worker: Any) -> None:
+            import dask.dataframe  # noqa: F401
+
+    client.register_plugin(ImportDataframe())
 
 
 @contextmanager

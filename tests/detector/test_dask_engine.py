@@ -134,3 +134,26 @@ def test_engine_options_fail_clearly(
                    tmp_path / "s.csv", *args, timeout=120, env=env)  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert says in proc.stderr.replace("\n", " ")
+
+
+def test_workers_hold_dask_dataframe_before_any_task() -> None:
+    # a worker that first meets dask.dataframe in a message while a task imports it can fail
+    # ("partially initialized module", dask/distributed 8759): the engine imports it first
+    import sys
+
+    from detector.dask_engine import cluster
+
+    def imported() -> bool:
+        return "dask.dataframe" in sys.modules
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local,
+        distributed.Client(local) as bare,
+    ):
+        assert not any(bare.run(imported).values())  # a plain worker does not have it
+        with cluster(scheduler=local.scheduler_address) as client:
+            assert all(client.run(imported).values())
+    with cluster(workers=1) as client:
+        assert all(client.run(imported).values())
