@@ -144,16 +144,7 @@ def count_before(
     lo_t = int(min(et.min(initial=0), t.min(initial=0))) - (window or 0) - 1
     span = int(max(et.max(initial=0), t.max(initial=0))) - lo_t + 2
     composite = np.sort(ek * span + (et - lo_t))
-    q = key * span + (t - lo_t)
-    if after:
-        res = np.searchsorted(composite, (key + 1) * span, "left") - np.searchsorted(
-            composite, q, "right"
-        )
-    else:
-        upper = np.searchsorted(composite, q, "left")
-        start = q - window if window is not None else key * span
-        res = upper - np.searchsorted(composite, start, "left")
-    out = res.astype(float)
+    out = _search(composite, key, key * span + (t - lo_t), span, window, after).astype(float)
     out[key < 0] = np.nan
     return out
 
@@ -247,6 +238,29 @@ def _one(rows: SortedRows, counter: Counter, after: bool) -> np.ndarray:
     return _count_rows(key, t, is_first, order, window, after)
 
 
+def _search(
+    composite: np.ndarray,
+    key: np.ndarray,
+    q: np.ndarray,
+    span: int,
+    window: int | None,
+    after: bool,
+) -> np.ndarray:
+    """Events in ``composite`` (sorted ``key * span + time``) before, or after, each query ``q``.
+
+    Before: from the key's first event (or ``q - window``) up to ``q``,
+    exclusive; after: from past ``q`` to the key's end.
+    """
+    if after:
+        return np.asarray(
+            np.searchsorted(composite, (key + 1) * span, "left")
+            - np.searchsorted(composite, q, "right")
+        )
+    upper = np.searchsorted(composite, q, "left")
+    start = q - window if window is not None else key * span
+    return np.asarray(upper - np.searchsorted(composite, start, "left"))
+
+
 def _count_rows(
     key: np.ndarray,
     t: np.ndarray,
@@ -265,16 +279,8 @@ def _count_rows(
     ks = key[order]
     q = ks * span + (t[order] - lo_t)
     composite = q[events[order] & (ks >= 0)]
-    if after:
-        res = np.searchsorted(composite, (ks + 1) * span, "left") - np.searchsorted(
-            composite, q, "right"
-        )
-    else:
-        upper = np.searchsorted(composite, q, "left")
-        start = q - window if window is not None else ks * span
-        res = upper - np.searchsorted(composite, start, "left")
     out = np.empty(len(t))
-    out[order] = res
+    out[order] = _search(composite, ks, q, span, window, after)
     out[key < 0] = np.nan
     return out
 
