@@ -233,6 +233,8 @@ def data_gaps(b: FrameInputs) -> pd.Series:
             mask = np.ones(len(b.d), bool)
         else:
             mask = np.asarray(on_frame(gap, b), bool)
+        if len(codes) == 64:  # pragma: no cover - the registry declares 16
+            raise ValueError("more than 64 data gaps declared: data_gaps holds them as 64 bits")
         held |= mask.astype(np.uint64) << np.uint64(len(codes))
         codes.append(gap.code)
     combos, row_combo = np.unique(held, return_inverse=True)
