@@ -157,3 +157,14 @@ def test_workers_hold_dask_dataframe_before_any_task() -> None:
             assert all(client.run(imported).values())
     with cluster(workers=1) as client:
         assert all(client.run(imported).values())
+
+
+def test_labelled_ids_are_found_by_hash_in_any_text_column() -> None:
+    from detector.dask_engine import _id_hashes, _is_labelled
+
+    keep = _id_hashes(pd.Index(["H1", "H2", "H2", "H9"]))
+    assert len(keep) == 3
+    for dtype in (object, "str"):
+        ids = pd.Series(["H2", "H3", "H1", "H10"], dtype=dtype)
+        assert _is_labelled(ids, keep).tolist() == [True, False, True, False]
+    assert not _is_labelled(pd.Series(["H1"], dtype="str"), _id_hashes([])).any()
