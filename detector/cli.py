@@ -941,6 +941,14 @@ def main(argv: list[str] | None = None) -> None:
         fd, path = tempfile.mkstemp(prefix="detector-crash-", suffix=".log")
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)
+        if type(exc).__name__ == "KilledWorker":  # distributed's: a worker died, over and over
+            _fail(
+                "a Dask worker died running the same task on every worker it was given, "
+                "almost always for lack of memory: give each worker more (--memory-limit), "
+                f"fewer workers on this machine (--workers) or a larger cluster (--scheduler); "
+                f"details in {path}",
+                1,
+            )
         _fail(f"internal error ({type(exc).__name__}); details in {path}", 1)
     sys.exit(rv if isinstance(rv, int) else 0)
 

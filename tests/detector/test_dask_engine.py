@@ -168,3 +168,25 @@ def test_labelled_ids_are_found_by_hash_in_any_text_column() -> None:
         ids = pd.Series(["H2", "H3", "H1", "H10"], dtype=dtype)
         assert _is_labelled(ids, keep).tolist() == [True, False, True, False]
     assert not _is_labelled(pd.Series(["H1"], dtype="str"), _id_hashes([])).any()
+
+
+def test_a_killed_worker_is_one_line_that_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # what 10M training on 3.5 GB workers met: the scheduler gives up on a task that kills workers
+    from distributed.scheduler import KilledWorker
+
+    from detector import batch, cli
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise KilledWorker(task="isin-1", last_worker="tcp://127.0.0.1:1", allowed_failures=3)
+
+    monkeypatch.setattr(batch, "train", dies)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["train", str(tmp_path), "--labels", str(tmp_path / "l.csv"), "--out",
+                  str(tmp_path / "m"), "--engine", "dask"])  # fmt: skip
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "--memory-limit" in err and "memory" in err and "detector-crash-" in err
