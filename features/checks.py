@@ -20,6 +20,7 @@ from features._private import STR, empty_frame, lookup, str_isin
 from features.contract import TABLES
 from features.ids import VALID_PROVINCE_CODES, check_business_id, check_person_id, owner_id_kind
 from features.names import normalise_name
+from features.normalise import on_distinct
 from features.quality import Issue
 
 Frames = Mapping[str, pd.DataFrame]
@@ -59,30 +60,23 @@ def _rows(mask: pd.Series) -> pd.Index:
 def _person_issues(table: str, column: str, ids: pd.Series, people: pd.DataFrame) -> list[Issue]:
     """Citizen-ID problems, checked against the people record with the same ID.
 
-    Each distinct ID is checked once (an owner files many dossiers), and the
-    findings are spread back over the rows.
+    Each distinct ID is checked once (an owner files many dossiers) and the
+    findings are spread back over the rows (:func:`features.normalise.on_distinct`).
     """
-    codes, distinct = pd.factorize(ids, use_na_sentinel=False)  # a missing ID is one value too
-    each = pd.Series(distinct, dtype=ids.dtype)
-    if len(people):
+
+    def check(each: pd.Series) -> tuple[pd.Series, ...]:
+        if not len(people):
+            return (check_person_id(each, None, None),)
         birth, sex = lookup(each, people["person_id"], people["birth_date"], people["sex"])
-    else:
-        birth = sex = None
-    found = check_person_id(each, birth, sex)
-    if found.isna().all():
-        return []
+        return check_person_id(each, birth, sex), birth, sex
 
-    def per_row(s: pd.Series) -> pd.Series:
-        return s.take(codes).set_axis(ids.index)
-
-    problems = per_row(found)
-    if birth is not None:
-        birth, sex = per_row(birth), per_row(sex)
+    problems, *recorded = on_distinct(check, ids)
     issues = []
     for problem in problems.dropna().unique():
         rows = _rows(problems == problem)
         values = {column: ids}
-        if problem in ("century_sex_mismatch", "birth_year_mismatch") and birth is not None:
+        if problem in ("century_sex_mismatch", "birth_year_mismatch") and recorded:
+            birth, sex = recorded
             values = {column: ids, "recorded_birth_date": birth, "recorded_sex": sex}
         issues.append(Issue(f"person_id_{problem}", table, column, rows, values))
     return issues
