@@ -433,7 +433,7 @@ def _sample(
 
 def _id_hashes(ids: Any) -> np.ndarray:
     """Sorted distinct 64-bit hashes of dossier IDs (the same for object and ``str`` columns)."""
-    values = pd.Series(list(ids) if not isinstance(ids, pd.Index | pd.Series) else ids)
+    values = pd.Series(pd.Index(ids))
     return np.unique(pd.util.hash_pandas_object(values, index=False).to_numpy())
 
 
@@ -443,9 +443,10 @@ def _is_labelled(ids: pd.Series, keep: np.ndarray) -> np.ndarray:
     A wrong answer needs a folder ID and a labelled one to share a 64-bit
     hash: about one chance in 200,000 for ten million of each.
     """
+    if not len(keep):
+        return np.zeros(len(ids), bool)
     h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-    at = np.minimum(np.searchsorted(keep, h), max(len(keep) - 1, 0))
-    return keep[at] == h if len(keep) else np.zeros(len(ids), bool)
+    return np.asarray(keep[np.minimum(np.searchsorted(keep, h), len(keep) - 1)] == h)
 
 
 def _labelled(ids: pd.Series, keep: np.ndarray) -> pd.Series:
