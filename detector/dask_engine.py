@@ -243,8 +243,22 @@ def features_of(data_dir: str | Path, at: str) -> Any:
     from features.compute import FeatureFrame
 
     with prepared(data_dir) as refs:
-        frame, gaps = P.moment_frame(P.features_frame(data_dir, (at,), prepared=refs).compute(), at)
+        frame, gaps = P.moment_frame(gather(P.features_frame(data_dir, (at,), prepared=refs)), at)
     return FeatureFrame(frame=frame, data_gaps=gaps, at=at)
+
+
+def gather(frame: Any) -> pd.DataFrame:
+    """A Dask frame brought back here, one partition at a time.
+
+    ``frame.compute()`` concatenates the partitions on one worker before
+    sending them (Dask's final step), so that worker holds the whole result:
+    a 1M-dossier training sample killed 3 GB workers. Here each partition
+    comes back on its own and this process concatenates them.
+    """
+    import dask
+
+    parts = dask.compute(*frame.to_delayed())
+    return pd.concat(parts) if parts else frame._meta
 
 
 def parts_folder(out: Path) -> Path:
@@ -404,20 +418,29 @@ def _sample(
 
     d = P.dossiers(data_dir)
     carry = tuple(d.columns)
-    feats = P.features_frame(data_dir, moments, dossier_frame=d, carry=carry, prepared=refs)
     # the labelled IDs travel as one sorted array of 64-bit hashes (80 MB for 10M labels), sent
     # to each worker once: as an Index in every task, 10M IDs were ~1 GB per task and the
     # workers were killed for memory
     keep = dask.delayed(_id_hashes(keep_ids if keep_ids is not None else []))
     _say(progress, "counting the dossiers")
-    n = int(d.shape[0].compute())
+    ids = d["dossier_id"]
+    n, found = dask.compute(
+        d.shape[0], ids.map_partitions(_labelled, keep, meta=("n", "int64")).sum()
+    )
+    n = int(n)
     share = min(1.0, sample_rows / max(1, n))
     every_kept = keep_ids is not None and len(keep_ids) <= sample_rows
-    _say(progress, f"features on the cluster; {min(n, sample_rows):,} of {n:,} dossiers come back")
-    picked, found = dask.compute(
-        feats.map_partitions(_pick, keep, every_kept, share, meta=feats._meta),
-        feats["dossier_id"].map_partitions(_labelled, keep, meta=("n", "int64")).sum(),
+    rows = None
+    if share < 1.0:
+        # the sample is chosen before the features: the counters still see every dossier, but
+        # only the sample's rows are brought back together and finished
+        chosen = ids.map_partitions(_chosen_rows, keep, every_kept, share, meta=("row", "int64"))
+        rows = dask.delayed(np.sort(chosen.compute().to_numpy(np.int64)))
+    feats = P.features_frame(
+        data_dir, moments, dossier_frame=d, carry=carry, prepared=refs, rows=rows
     )
+    _say(progress, f"features on the cluster; {min(n, sample_rows):,} of {n:,} dossiers come back")
+    picked = gather(feats)
     out = {}
     for at in moments:
         frame, gaps = P.moment_frame(picked, at)
@@ -453,10 +476,13 @@ def _labelled(ids: pd.Series, keep: np.ndarray) -> pd.Series:
     return pd.Series([int(_is_labelled(ids, keep).sum())], dtype="int64")
 
 
-def _pick(part: pd.DataFrame, keep: np.ndarray, every_kept: bool, share: float) -> pd.DataFrame:
-    ok = _is_labelled(part["dossier_id"], keep) if every_kept else np.zeros(len(part), bool)
-    if share >= 1.0:
-        return part
-    h = pd.util.hash_pandas_object(part["dossier_id"], index=False).to_numpy()
+def _chosen_rows(ids: pd.Series, keep: np.ndarray, every_kept: bool, share: float) -> pd.Series:
+    """The :data:`~features.partitioned.ROW` numbers of the sample's dossiers among ``ids``.
+
+    Every labelled one when ``every_kept``, and a uniform ``share`` by a hash
+    of the ID (the same folder gives the same sample).
+    """
+    ok = _is_labelled(ids, keep) if every_kept else np.zeros(len(ids), bool)
+    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
     ok |= (h % 1_000_003) < share * 1_000_003
-    return part[ok]
+    return pd.Series(ids.index.to_numpy(np.int64)[ok], dtype="int64")

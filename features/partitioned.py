@@ -492,6 +492,7 @@ def features_frame(
     dossier_frame: dd.DataFrame | None = None,
     carry: tuple[str, ...] = (),
     prepared: str | Path | None = None,
+    rows: Any = None,
 ) -> dd.DataFrame:
     """Every dossier's features for ``moments``, as a lazy Dask frame on :data:`ROW`.
 
@@ -505,6 +506,11 @@ def features_frame(
     carry : dossier columns to carry through, as ``c:<column>`` (:data:`CARRY`).
     prepared : the reference tables prepared for the workers
         (:func:`prepare_references`); ``None``: each worker reads the folder.
+    rows : only these dossiers come out: a sorted ``int64`` array of
+        :data:`ROW` numbers (or a ``dask.delayed`` of one). The counters still
+        see every dossier; only the keys' results go back to fewer rows (a
+        training sample of a tenth of the folder moves a tenth of the data
+        back). ``None``: every dossier.
 
     Returns
     -------
@@ -525,6 +531,8 @@ def features_frame(
     keys = list(dict.fromkeys([*_counters(moments), *_by_keys(moments)]))
     # the dossier fields and holder links ride only to the shuffles of the ``by`` keys
     joined = base[[c for c in base.columns if not c.startswith((_D, _L))]]
+    if rows is not None:
+        joined = joined.map_partitions(_only, rows, meta=joined._meta)
     for key in keys:
         cols = _key_columns(key, moments, base.columns)
         events = base.map_partitions(
@@ -533,10 +541,20 @@ def features_frame(
         shuffled = events.shuffle(on=key)
         meta = per_key(_as_meta(events._meta), key, folder_s, moments, _empty_refs())
         result = shuffled.map_partitions(per_key, key, folder_s, moments, None, ready, meta=meta)
+        if rows is not None:
+            result = result.map_partitions(_only, rows, meta=result._meta)
         aligned = result.reset_index().set_index(ROW, divisions=list(divisions))
         joined = joined.join(aligned, how="left")
     meta_out = finish(_as_meta(joined._meta), moments, carry)
     return joined.map_partitions(finish, moments, carry, meta=meta_out)
+
+
+def _only(part: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows of ``part`` whose :data:`ROW` number is in the sorted array ``rows``."""
+    at = part.index.to_numpy(np.int64)
+    pos = np.minimum(np.searchsorted(rows, at), max(0, len(rows) - 1))
+    ok = rows[pos] == at if len(rows) else np.zeros(len(at), bool)
+    return part[ok]
 
 
 def _as_meta(frame: pd.DataFrame) -> pd.DataFrame:

@@ -39,14 +39,22 @@ def client() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def both_ways(province_dir: Path, client: object) -> dict[str, tuple[FeatureFrame, FeatureFrame]]:
+def every_row(province_dir: Path, client: object) -> pd.DataFrame:
+    """The partitioned engine's frame of the session's province, in 7 partitions."""
+    parts = P.features_frame(province_dir / "data", rows_per_partition=3_000)
+    assert parts.npartitions >= 6
+    return parts.compute()
+
+
+@pytest.fixture(scope="module")
+def both_ways(
+    province_dir: Path, every_row: pd.DataFrame
+) -> dict[str, tuple[FeatureFrame, FeatureFrame]]:
     """Per moment: (batch, partitioned) features of the session's province, in 7 partitions."""
     folder = province_dir / "data"
     ds = read_dataset(folder)
     batch = compute_all(ds.tables, ds.present)
-    parts = P.features_frame(folder, rows_per_partition=3_000)
-    assert parts.npartitions >= 6
-    done = parts.compute()
+    done = every_row
     out = {}
     for at in ("submission", "review"):
         frame, gaps = P.moment_frame(done, at)
@@ -81,6 +89,23 @@ def test_every_feature_agrees(
             continue
         batch, parts = both_ways[at]
         assert _same(parts.frame[name], batch.frame[name]), f"{name} differs at {at}"
+
+
+def test_asking_for_some_rows_gives_exactly_those_rows_of_the_whole_history(
+    province_dir: Path, every_row: pd.DataFrame
+) -> None:
+    """A training sample: the counters see every dossier; only the rows asked for come out."""
+    import dask
+
+    asked = every_row.index.to_numpy()[::7]
+    beyond = every_row.index.max() + 1  # a row the folder does not have
+    rows = np.sort(np.concatenate([asked, [beyond]]))
+    some = P.features_frame(
+        province_dir / "data", rows_per_partition=3_000, rows=dask.delayed(rows)
+    )
+    got = some.compute()
+    pd.testing.assert_frame_equal(got, every_row.loc[asked])
+    assert len(got) < len(every_row) / 6
 
 
 def _as_parts(folder: Path, out: Path) -> Path:
