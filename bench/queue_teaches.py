@@ -23,6 +23,13 @@ Outputs ``bench/results/queue_teaches.json`` and ``queue_teaches.png``.
     .venv/bin/python bench/queue_teaches.py             # 60k dossiers, 3 review months (~25 min)
     .venv/bin/python bench/queue_teaches.py --quick     # 15k, smoke run, not written
     .venv/bin/python bench/queue_teaches.py --setting H2 --seeds 1 2 3   # held-out H2, three provinces
+    .venv/bin/python bench/queue_teaches.py --starter-without misuse_takeover misuse_deceased --seeds 1 2 3
+
+``--starter-without`` builds every starter model as if the simulator did not
+know those misuse scenarios (their share is given to self-filing in every
+simulated province), while the province reviewed has them: misuse that a
+real province holds and no simulation foresaw, which is what exploration is
+for. Nothing else changes; the results go to ``queue_teaches_unknown.json``.
 """
 
 from __future__ import annotations
@@ -79,6 +86,26 @@ def review(
     return idx, weight, np.r_[np.zeros(len(top), bool), np.ones(len(drawn), bool)]
 
 
+def starter_without(scenarios: list[str]) -> None:
+    """From now on, every starter model's simulated provinces lack ``scenarios`` (module docstring)."""
+    from detector import profile
+
+    unknown = [s for s in scenarios if s not in profile.MISUSE_SCENARIOS]
+    if unknown:
+        raise SystemExit(f"--starter-without: not a misuse scenario: {unknown}; "
+                         f"expected some of {list(profile.MISUSE_SCENARIOS)}")  # fmt: skip
+    drawn = profile._shares
+
+    def shares(measured: Any, rng: np.random.Generator) -> dict[str, float]:
+        out = drawn(measured, rng)
+        for name in scenarios:
+            out["self_online"] += out[name]
+            out[name] = 0.0
+        return out
+
+    profile._shares = shares
+
+
 def province(setting: str, dossiers: int, seed: int) -> SimConfig:
     """The simulated province: ``default`` or a setting of ``day_one`` (``H2``...), with ``seed``."""
     if setting == "default":
@@ -87,7 +114,13 @@ def province(setting: str, dossiers: int, seed: int) -> SimConfig:
 
 
 def run(
-    dossiers: int, months: int, per_month: int, cache: Path, seed: int, setting: str = "default"
+    dossiers: int,
+    months: int,
+    per_month: int,
+    cache: Path,
+    seed: int,
+    setting: str = "default",
+    unknown: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     cfg = province(setting, dossiers, seed)
     folder = cache / f"queue-{setting}-{dossiers}-{seed}"
@@ -109,6 +142,9 @@ def run(
     review_months, held = all_months[first : first + months], all_months[-3:]
     hold = np.isin(month, held)
     target = y_true[hold].isin(MISUSE_TYPES).to_numpy()
+    scenario = pd.read_csv(folder / "scenarios.csv", dtype=str).drop_duplicates("dossier_id")
+    scenario = scenario.set_index("dossier_id")["scenario"].reindex(ids)
+    novel = scenario[hold].isin(unknown).to_numpy()  # misuse no starter simulation had
     online = (X["channel"] == "online").to_numpy()
     out: dict[str, Any] = {"review_months": review_months, "held_out_months": held}
     for policy in POLICIES:
@@ -138,6 +174,11 @@ def run(
                     "average_precision": float(average_precision_score(target, s["risk_score"])),
                     "precision_at_capacity": float(target[top].mean()),
                     "recall_at_flag": float(flagged[target].mean()),
+                    **(
+                        {"unknown_recall_at_flag": float(flagged[novel].mean())}
+                        if novel.any()
+                        else {}
+                    ),
                     "policy": info["kind"],
                     "labels": int(labels.notna().sum()),
                     "months": history,
@@ -152,11 +193,13 @@ def run(
             weight.iloc[chosen] = w
             calibrate.iloc[chosen] = cal
             found = int(y_true.iloc[chosen].isin(MISUSE_TYPES).sum())
+            found_unknown = int(scenario.iloc[chosen].isin(unknown).sum())
             history.append(
                 {
                     "month": m,
                     "reviewed": len(chosen),
                     "misuse_found": found,
+                    **({"unknown_found": found_unknown} if unknown else {}),
                     "policy": info["kind"],
                     "seconds": round(time.perf_counter() - started, 1),
                 }
@@ -217,26 +260,41 @@ def main() -> None:
     ap.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "detector-bench-queue"
     )
+    ap.add_argument(
+        "--starter-without",
+        nargs="+",
+        default=[],
+        metavar="SCENARIO",
+        help="misuse scenarios the starter's simulations lack (module docstring)",
+    )
     ap.add_argument("--quick", action="store_true", help="15k dossiers; nothing written")
     args = ap.parse_args()
+    if args.starter_without:
+        starter_without(args.starter_without)
     if args.quick:
         args.dossiers = 15_000
     args.cache.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in args.seeds:
-        result = run(args.dossiers, args.months, args.per_month, args.cache, seed, args.setting)
+        result = run(
+            args.dossiers, args.months, args.per_month, args.cache, seed, args.setting,
+            tuple(args.starter_without),
+        )  # fmt: skip
         runs.append({"seed": seed, **result})
     total = summary(runs)
     print(total, flush=True)
     if args.quick:
         return
     name = "queue_teaches" if args.setting == "default" else f"queue_teaches_{args.setting}"
+    if args.starter_without:
+        name += "_unknown"
     write_results(
         name,
         dossiers=args.dossiers,
         per_month=args.per_month,
         explore_share=EXPLORE_SHARE,
         setting=args.setting,
+        starter_without=args.starter_without,
         summary=total,
         runs=runs,
     )
