@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,15 @@ _DTYPES: dict[str, Any] = {
 #: the range a nanosecond timestamp can hold, with a day of margin
 NS_MIN = pd.Timestamp("1677-09-23")
 NS_MAX = pd.Timestamp("2262-04-10")
+
+def threads() -> int:
+    """How many threads a step may use: ``OMP_NUM_THREADS`` when set (Dask's workers set it to 1,
+    so a worker's task stays on its one core), else the machine's cores."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return max(1, os.cpu_count() or 1)
+
 
 #: column kinds whose values are identifiers (kept as text, leading zeros matter)
 ID_KINDS = frozenset({"id", "person_id", "owner_id"})
