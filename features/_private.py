@@ -31,6 +31,7 @@ _DTYPES: dict[str, Any] = {
 NS_MIN = pd.Timestamp("1677-09-23")
 NS_MAX = pd.Timestamp("2262-04-10")
 
+
 def threads() -> int:
     """How many threads a step may use: ``OMP_NUM_THREADS`` when set (Dask's workers set it to 1,
     so a worker's task stays on its one core), else the machine's cores."""

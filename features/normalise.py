@@ -387,6 +387,7 @@ def normalise_table(frame: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, li
     except the table's key (a row without one is rejected by the reader) and
     ``dossiers.submitted_at`` (the reader falls back to ``synced_at``).
     """
+
     def one(column: Column) -> tuple[pd.Series, list[Issue]]:
         if column.name not in frame:
             absent = pd.Series(
