@@ -247,17 +247,16 @@ def features_of(data_dir: str | Path, at: str) -> Any:
     return FeatureFrame(frame=frame, data_gaps=gaps, at=at)
 
 
-def gather(frame: Any) -> pd.DataFrame:
-    """A Dask frame brought back here, one partition at a time.
+def gather(frame: Any, progress: Progress | None = None) -> pd.DataFrame:
+    """A Dask frame brought back here, each partition as soon as it is done.
 
     ``frame.compute()`` concatenates the partitions on one worker before
     sending them (Dask's final step), so that worker holds the whole result:
-    a 1M-dossier training sample killed 3 GB workers. Here each partition
-    comes back on its own and this process concatenates them.
+    a 1M-dossier training sample killed 3 GB workers. Here each part comes
+    over as it finishes and the workers let go of it
+    (:func:`_compute_telling`); this process concatenates them in order.
     """
-    import dask
-
-    parts = dask.compute(*frame.to_delayed())
+    parts = _compute_telling(frame.to_delayed(), "parts of the features", progress)
     return pd.concat(parts) if parts else frame._meta
 
 
@@ -307,7 +306,10 @@ def _compute_telling(tasks: list[Any], what: str, progress: Progress | None) -> 
     """Compute ``tasks`` on the cluster, saying how many are done about twenty times along the way.
 
     A national run takes tens of minutes; the command line shows it moving.
-    Results come back in the tasks' order.
+    Results come back in the tasks' order. Each result leaves the workers as
+    soon as it is here: held there until the last was done, a 1M training
+    sample of a 10M nation (about 2 GB per worker beside the reference
+    tables) made both workers restart after an hour.
     """
     from distributed import as_completed, get_client
 
@@ -317,6 +319,7 @@ def _compute_telling(tasks: list[Any], what: str, progress: Progress | None) -> 
     every = max(1, len(futures) // 20)
     for done, future in enumerate(as_completed(futures), start=1):
         results[index[future.key]] = future.result()
+        future.release()
         if done % every == 0 or done == len(futures):
             _say(progress, f"{done} of {len(futures)} {what}")
     return results
@@ -440,7 +443,7 @@ def _sample(
         data_dir, moments, dossier_frame=d, carry=carry, prepared=refs, rows=rows
     )
     _say(progress, f"features on the cluster; {min(n, sample_rows):,} of {n:,} dossiers come back")
-    picked = gather(feats)
+    picked = gather(feats, progress)
     out = {}
     for at in moments:
         frame, gaps = P.moment_frame(picked, at)
