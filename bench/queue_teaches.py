@@ -208,7 +208,7 @@ def run(
     return out
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
+def plot(runs: list[dict[str, Any]], path: Path, unknown: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,9 +222,10 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         ax.text(x, values[:, x].max(), f"{values[:, x].mean():.4f}", ha="center", va="bottom")
     ax.set_ylim(values.min() - 0.01, 1.0)
     ax.set_ylabel("average precision, held-out months")
-    ax.set_title(
-        f"Starting with no labels: which reviews teach the model most ({len(runs)} provinces)"
-    )
+    title = f"Starting with no labels: which reviews teach the model most ({len(runs)} provinces)"
+    if unknown:
+        title += f"\nthe starter never saw: {', '.join(unknown)}"
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"written: {path}")
@@ -298,7 +299,7 @@ def main() -> None:
         summary=total,
         runs=runs,
     )
-    plot(runs, Path(__file__).parent / "results" / f"{name}.png")
+    plot(runs, Path(__file__).parent / "results" / f"{name}.png", args.starter_without)
 
 
 if __name__ == "__main__":
