@@ -459,8 +459,7 @@ def _sample(
 
 def _id_hashes(ids: Any) -> np.ndarray:
     """Sorted distinct 64-bit hashes of dossier IDs (the same for object and ``str`` columns)."""
-    values = pd.Series(pd.Index(ids))
-    return np.unique(pd.util.hash_pandas_object(values, index=False).to_numpy())
+    return np.unique(_hashes(pd.Series(pd.Index(ids))))
 
 
 def _is_labelled(ids: pd.Series, keep: np.ndarray) -> np.ndarray:
@@ -469,10 +468,11 @@ def _is_labelled(ids: pd.Series, keep: np.ndarray) -> np.ndarray:
     A wrong answer needs a folder ID and a labelled one to share a 64-bit
     hash: about one chance in 200,000 for ten million of each.
     """
-    if not len(keep):
-        return np.zeros(len(ids), bool)
-    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-    return np.asarray(keep[np.minimum(np.searchsorted(keep, h), len(keep) - 1)] == h)
+    return P.in_sorted(_hashes(ids), keep)
+
+
+def _hashes(ids: pd.Series) -> np.ndarray:
+    return pd.util.hash_pandas_object(ids, index=False).to_numpy()
 
 
 def _labelled(ids: pd.Series, keep: np.ndarray) -> pd.Series:
@@ -485,7 +485,8 @@ def _chosen_rows(ids: pd.Series, keep: np.ndarray, every_kept: bool, share: floa
     Every labelled one when ``every_kept``, and a uniform ``share`` by a hash
     of the ID (the same folder gives the same sample).
     """
-    ok = _is_labelled(ids, keep) if every_kept else np.zeros(len(ids), bool)
-    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-    ok |= (h % 1_000_003) < share * 1_000_003
+    h = _hashes(ids)
+    ok = (h % 1_000_003) < share * 1_000_003
+    if every_kept:
+        ok |= P.in_sorted(h, keep)
     return pd.Series(ids.index.to_numpy(np.int64)[ok], dtype="int64")

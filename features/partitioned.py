@@ -549,12 +549,17 @@ def features_frame(
     return joined.map_partitions(finish, moments, carry, meta=meta_out)
 
 
+def in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``sorted_values`` (sorted ascending), by binary search."""
+    if not len(sorted_values):
+        return np.zeros(len(values), bool)
+    pos = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values[pos] == values)
+
+
 def _only(part: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """The rows of ``part`` whose :data:`ROW` number is in the sorted array ``rows``."""
-    at = part.index.to_numpy(np.int64)
-    pos = np.minimum(np.searchsorted(rows, at), max(0, len(rows) - 1))
-    ok = rows[pos] == at if len(rows) else np.zeros(len(at), bool)
-    return part[ok]
+    return part[in_sorted(part.index.to_numpy(np.int64), rows)]
 
 
 def _as_meta(frame: pd.DataFrame) -> pd.DataFrame:

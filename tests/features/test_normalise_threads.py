@@ -40,7 +40,9 @@ def test_threads_give_the_same_table_and_issues_in_the_same_order(
     assert {"column_absent", "missing_value"} <= codes  # the dirt was seen
 
 
-def test_dask_workers_are_held_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_omp_num_threads_caps_the_threads_as_dasks_workers_set_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from features._private import threads
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
