@@ -23,7 +23,7 @@ Outputs ``bench/results/queue_teaches.json`` and ``queue_teaches.png``.
     .venv/bin/python bench/queue_teaches.py             # 60k dossiers, 3 review months (~25 min)
     .venv/bin/python bench/queue_teaches.py --quick     # 15k, smoke run, not written
     .venv/bin/python bench/queue_teaches.py --setting H2 --seeds 1 2 3   # held-out H2, three provinces
-    .venv/bin/python bench/queue_teaches.py --starter-without misuse_takeover misuse_deceased --seeds 1 2 3
+    .venv/bin/python bench/queue_teaches.py --dossiers 30000 --starter-without misuse_borrowed misuse_takeover --seeds 1 2 3
 
 ``--starter-without`` builds every starter model as if the simulator did not
 know those misuse scenarios (their share is given to self-filing in every

@@ -54,10 +54,9 @@ def both_ways(
     folder = province_dir / "data"
     ds = read_dataset(folder)
     batch = compute_all(ds.tables, ds.present)
-    done = every_row
     out = {}
     for at in ("submission", "review"):
-        frame, gaps = P.moment_frame(done, at)
+        frame, gaps = P.moment_frame(every_row, at)
         out[at] = (batch[at], FeatureFrame(frame=frame, data_gaps=gaps, at=at))
     return out
 
