@@ -380,7 +380,7 @@ def run_checks(
         depend on them are skipped instead of flagging every row.
     """
     absent = tuple(absent_columns)
-    tasks = [
+    tasks: list[Callable[[], list[Issue]]] = [
         *_id_checks(tables),
         functools.partial(check_references, tables, present),
         functools.partial(check_times, tables, as_of),
