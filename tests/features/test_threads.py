@@ -1,6 +1,6 @@
 """Work done on threads gives what one thread gives (features._private.on_threads): a large
-table's columns (features.normalise), the data checks (features.checks) and the counters of
-different keys (features.pit)."""
+table's columns (features.normalise), the data checks (features.checks), the holder's joins
+(features.links) and the counters of different keys (features.pit)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_checks_on_threads_find_the_same_issues_in_the_same_order(
     assert {"owner_id_malformed", "unknown_reference", "person_id_unknown_province"} <= codes, codes
 
 
-def test_counters_of_different_keys_on_threads_give_the_same_features(
+def test_links_and_counters_on_threads_give_the_same_features(
     province_dir: Path, monkeypatch: pytest.MonkeyPatch, pools: list[int]
 ) -> None:
     """Both moments' frames and data gaps, exactly."""
@@ -95,8 +95,9 @@ def test_counters_of_different_keys_on_threads_give_the_same_features(
     threaded(monkeypatch, pools)
     many = compute_all(ds.tables, ds.present)
 
-    # the counters at submission, then those looking after (review): a thread per key, up to four
-    assert len(pools) == 2 and min(pools) > 1, pools
+    # the holder's three joins (features.links), the counters at submission, then those looking
+    # after (review): a thread per piece, up to four
+    assert pools == [3, 4, 3], pools
     for at, frame in one.items():
         pd.testing.assert_frame_equal(many[at].frame, frame.frame, check_exact=True)
         pd.testing.assert_series_equal(many[at].data_gaps, frame.data_gaps)
