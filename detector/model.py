@@ -238,7 +238,10 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         rs = (
             rule_score[labelled] if rule_score is not None else pd.Series(0.0, index=yl.index)
         ).to_numpy(float)
-        order = np.argsort(tl.to_numpy(), kind="stable")
+        times = tl.to_numpy()
+        if isinstance(tl.dtype, pd.DatetimeTZDtype):  # instants, not an array of Timestamp objects
+            times = tl.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        order = np.argsort(times, kind="stable")
         eligible = (
             calibrate[labelled].to_numpy(bool)
             if calibrate is not None and calibrate[labelled].any()
