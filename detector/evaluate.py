@@ -439,7 +439,7 @@ def evaluate(
     bad = sorted(set(y.dropna().unique()) - set(PROXY_TYPES))
     if bad:
         raise UsageError(f"unknown proxy_type labels: {bad}")
-    t = pd.Series(d["submitted_at"].to_numpy(), index=index)
+    t = pd.Series(d["submitted_at"].array, index=index)
     split = time_split(t, y, holdout_months)
     hold = split.holdout
     y_train = degrade(

@@ -233,12 +233,16 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             for c in X.columns
             if isinstance(X[c].dtype, pd.CategoricalDtype)
         }
-        Xl, yl = X[labelled], y[labelled]
+        # every row labelled (a province's year): the frames as they are, not a copy of each
+        Xl, yl = (X, y) if labelled.all() else (X[labelled], y[labelled])
         tl = t[labelled] if t is not None else pd.Series(np.arange(len(y)), index=y.index)[labelled]
         rs = (
             rule_score[labelled] if rule_score is not None else pd.Series(0.0, index=yl.index)
         ).to_numpy(float)
-        order = np.argsort(tl.to_numpy(), kind="stable")
+        times = tl.to_numpy()
+        if isinstance(tl.dtype, pd.DatetimeTZDtype):  # instants, not an array of Timestamp objects
+            times = tl.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        order = np.argsort(times, kind="stable")
         eligible = (
             calibrate[labelled].to_numpy(bool)
             if calibrate is not None and calibrate[labelled].any()
@@ -273,7 +277,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
         # 1. trees on the earlier part
         keep, w = self._sample(yl.iloc[fit_idx], rng)
         w = w * given[fit_idx]
-        Xa, ya, wa = self._augment(Xl.iloc[fit_idx][keep], yl.iloc[fit_idx][keep], w[keep])
+        Xa, ya, wa = self._augment(Xl.iloc[fit_idx[keep]], yl.iloc[fit_idx[keep]], w[keep])
         early = self._fit_trees(Xa, ya, wa, rng)
         # 2. stacking calibrator on the later part, without the labels its trees contradict
         p_cal = self._tree_proba(self.encode(Xl.iloc[cal_idx]), [early[0]])[0][:, 1]
@@ -301,7 +305,7 @@ class MisuseModel(ClassifierMixin, BaseEstimator):
             rows = np.flatnonzero(~suspect)
             keep, w = self._sample(yl.iloc[rows], rng)
             w = w * given[rows]
-            Xa, ya, wa = self._augment(Xl.iloc[rows][keep], yl.iloc[rows][keep], w[keep])
+            Xa, ya, wa = self._augment(Xl.iloc[rows[keep]], yl.iloc[rows[keep]], w[keep])
             early = self._fit_trees(Xa, ya, wa, rng)
         self.trees_, self.misuse_types_, self.legit_types_ = early
         self.classes_ = np.array(PROXY_TYPES)

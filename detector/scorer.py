@@ -115,12 +115,13 @@ class Detector(BaseEstimator):
         model = clone(self.model) if self.model is not None else MisuseModel()
         cal = calibrate[online] if calibrate is not None else None
         weight = sample_weight[online] if sample_weight is not None else None
-        self.model_ = model.fit(X[online], y[online], t[online], rule_score[online], cal, weight)
+        X_online = X[online]  # one copy of the online rows, for the trees and the explanation
+        self.model_ = model.fit(X_online, y[online], t[online], rule_score[online], cal, weight)
         self.threshold_, self.threshold_policy_ = self._threshold()
         ages = owner_age if owner_age is not None else X["owner_age"]
         self.lookalike_ = self._lookalike(ages[online].to_numpy(float))
         self.typical_ = self._typical(X[online & y.isin(LEGITIMATE_TYPES).to_numpy()])
-        self.explain_features_ = self._explain_candidates(X[online], rule_score[online], y[online])
+        self.explain_features_ = self._explain_candidates(X_online, rule_score[online], y[online])
         self.feature_names_in_ = np.array(X.columns)
         return self
 

@@ -10,7 +10,7 @@ feature, add one declaration to its family's module (README, "Adding a
 feature"); ``tests/features/test_registry_parity.py`` covers it.
 """
 
-from features._private import is_missing
+from features._private import is_missing, lookup, str_isin
 from features.checks import run_checks
 from features.codes import FINDING_CODES, FindingCode
 from features.errors import ContractError, DetectorError, UsageError
@@ -68,6 +68,7 @@ __all__ = [
     "classify_owner_id",
     "evidence_subgraph",
     "is_missing",
+    "lookup",
     "mark",
     "mask_value",
     "normalise_business_id",
@@ -82,5 +83,6 @@ __all__ = [
     "read_dataset",
     "read_labels",
     "run_checks",
+    "str_isin",
     "to_json",
 ]

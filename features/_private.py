@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,27 @@ def threads() -> int:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
         return max(1, os.cpu_count() or 1)
+
+
+#: from this many rows, a step's independent pieces run on threads (:func:`on_threads`)
+THREADED_ROWS = 50_000
+
+_T = TypeVar("_T")
+
+
+def on_threads(tasks: Sequence[Callable[[], _T]], rows: int) -> list[_T]:
+    """Each task's result, in the tasks' order; on :func:`threads` threads when ``rows`` (the size
+    of the data they share) reaches :data:`THREADED_ROWS`, else one after the other.
+
+    For tasks that only read shared frames and spend their time in pandas, numpy
+    or pyarrow, which release the GIL for most of it. The results do not depend
+    on the threads: only the order in which the tasks run does.
+    """
+    n = min(threads(), len(tasks)) if rows >= THREADED_ROWS else 1
+    if n <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 #: column kinds whose values are identifiers (kept as text, leading zeros matter)

@@ -9,14 +9,15 @@ thousands of unknown references.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from stdnum.vn import mst
 
-from features._private import STR, empty_frame, lookup, str_isin
+from features._private import STR, empty_frame, lookup, on_threads, str_isin
 from features.contract import TABLES
 from features.ids import VALID_PROVINCE_CODES, check_business_id, check_person_id, owner_id_kind
 from features.names import normalise_name
@@ -146,15 +147,20 @@ def check_ids(tables: Frames) -> list[Issue]:
     citizen ID or a tax code by their shape; the ``people`` extract, when
     present, supplies birth date and sex to check CCCD digits 4–6 against.
     """
+    return [i for task in _id_checks(tables) for i in task()]
+
+
+def _id_checks(tables: Frames) -> list[Callable[[], list[Issue]]]:
+    """:func:`check_ids` as one task per column, in report order (each may run on its own thread)."""
     people = tables["people"]
-    issues: list[Issue] = []
-    for table, column in PERSON_ID_COLUMNS:
-        ids = tables[table][column].dropna()
-        issues += _person_issues(table, column, ids, people)
-    for table, column in OWNER_ID_COLUMNS:
+
+    def person(table: str, column: str) -> list[Issue]:
+        return _found(_person_issues(table, column, tables[table][column].dropna(), people))
+
+    def owner(table: str, column: str) -> list[Issue]:
         ids = tables[table][column].dropna()
         kind = owner_id_kind(ids)
-        issues += _owner_id_issues(table, column, ids, kind, people)
+        issues = _owner_id_issues(table, column, ids, kind, people)
         if table == "accounts":
             account_type = tables["accounts"]["account_type"].reindex(ids.index)
             mismatch = ((account_type == "citizen") & (kind == "business")) | (
@@ -169,11 +175,31 @@ def check_ids(tables: Frames) -> list[Issue]:
                     {column: ids, "account_type": account_type},
                 )
             )
-    ids = tables["businesses"]["business_id"].dropna()
-    bad = check_business_id(ids).notna()
-    issues.append(
-        Issue("business_id_invalid", "businesses", "business_id", _rows(bad), {"business_id": ids})
-    )
+        return _found(issues)
+
+    def business() -> list[Issue]:
+        ids = tables["businesses"]["business_id"].dropna()
+        bad = check_business_id(ids).notna()
+        return _found(
+            [
+                Issue(
+                    "business_id_invalid",
+                    "businesses",
+                    "business_id",
+                    _rows(bad),
+                    {"business_id": ids},
+                )
+            ]
+        )
+
+    return [
+        *(functools.partial(person, t, c) for t, c in PERSON_ID_COLUMNS),
+        *(functools.partial(owner, t, c) for t, c in OWNER_ID_COLUMNS),
+        business,
+    ]
+
+
+def _found(issues: list[Issue]) -> list[Issue]:
     return [i for i in issues if i.n]
 
 
@@ -353,9 +379,13 @@ def run_checks(
         ``(table, column)`` pairs missing from the files, so checks that
         depend on them are skipped instead of flagging every row.
     """
-    return [
-        *check_ids(tables),
-        *check_references(tables, present),
-        *check_times(tables, as_of),
-        *check_dossier_fields(tables, present, absent_columns),
+    absent = tuple(absent_columns)
+    tasks: list[Callable[[], list[Issue]]] = [
+        *_id_checks(tables),
+        functools.partial(check_references, tables, present),
+        functools.partial(check_times, tables, as_of),
+        functools.partial(check_dossier_fields, tables, present, absent),
     ]
+    # the checks only read the tables: on threads for a large folder, in report order
+    found = on_threads(tasks, len(tables["dossiers"]))
+    return [i for issues in found for i in issues]

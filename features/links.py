@@ -23,6 +23,7 @@ All functions take and return frames; nothing here reads files.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features._private import index_of, str_isin, values_at
+from features._private import index_of, on_threads, str_isin, values_at
 from features._private import lookup as lookup_first
 from features.contract import LOCAL_TZ
 
@@ -391,13 +392,23 @@ def holder_links(tables: dict[str, pd.DataFrame], present: frozenset[str]) -> pd
     )
     h_hh, h_born = values_at(holder_at, d.index, people["household_id"], people["birth_date"])
     out["same_household"] = (h_hh == o_hh).where(h_hh.notna() & o_hh.notna())
-    out = out.join(relation_between(holder, d["owner_id"], tables["relations"]))
-    out = out.join(mandate_status(d, holder, tables["authorizations"], "authorizations" in present))
+    # three joins that only read the tables: on threads for a large folder, joined in this order
+    relation, mandate, staff = on_threads(
+        [
+            functools.partial(relation_between, holder, d["owner_id"], tables["relations"]),
+            functools.partial(
+                mandate_status, d, holder, tables["authorizations"], "authorizations" in present
+            ),
+            functools.partial(staff_roles, holder, d["unit_id"], day, tables["staff"]),
+        ],
+        len(d),
+    )
+    out = out.join(relation).join(mandate)
     rep = (
         tables["businesses"].drop_duplicates("business_id").set_index("business_id")["legal_rep_id"]
     )
     out["legal_rep"] = (lookup(d["owner_id"], rep) == holder) & has_account
-    out = out.join(staff_roles(holder, d["unit_id"], day, tables["staff"]))
+    out = out.join(staff)
     unknown = pd.Series(np.nan, index=d.index, dtype=object)
     in_people = "people" in present
     owner_in = pd.Series(owner_at >= 0, index=d.index)

@@ -30,11 +30,14 @@ dossier, and the same transform works per partition of keys on a cluster.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from features._private import on_threads
 
 DAY = 86_400
 
@@ -208,9 +211,24 @@ def compute_counters(
     """:func:`compute_counter` for several counters, by name; the sorting by key is shared.
 
     ``rows`` (the same ``frame`` and ``t``) carries the sorting over to another call.
+    The counters of one key run in turn (they share its sorting); different keys
+    run on threads for a large frame (:func:`features._private.on_threads`: numpy's
+    sorts and searches release the GIL). The values do not depend on it.
     """
     rows = rows if rows is not None else SortedRows(frame, t)
-    return {c.name: _one(rows, c, after) for c in counters}
+    counters = list(counters)
+    by_key: dict[str, list[Counter]] = {}
+    for c in counters:
+        by_key.setdefault(c.key, []).append(c)
+
+    def of_key(mine: list[Counter]) -> dict[str, np.ndarray]:
+        return {c.name: _one(rows, c, after) for c in mine}
+
+    if any(isinstance(c, Distinct | NewDistinct) for c in counters):
+        rows.by_time()  # shared by every key's distinct counters: sorted once, before any thread
+    found = on_threads([functools.partial(of_key, mine) for mine in by_key.values()], len(t))
+    values = {name: v for one in found for name, v in one.items()}
+    return {c.name: values[c.name] for c in counters}
 
 
 def _one(rows: SortedRows, counter: Counter, after: bool) -> np.ndarray:

@@ -47,6 +47,22 @@ def test_thresholds_are_scikit_learns_bit_for_bit(name: str) -> None:
     np.testing.assert_array_equal(got, expected, strict=True)
 
 
+@pytest.mark.parametrize(
+    "name", ["continuous", "ties", "heavy ties", "uneven weights", "few values"]
+)
+def test_all_ranks_at_once_are_scikit_learns_weighted_percentiles(name: str) -> None:
+    """Ranks 0 and 100, between the data's own ranks and on them, in any order."""
+    from sklearn.utils.stats import _weighted_percentile
+
+    data, weight = columns(5_000, 2)[name]
+    ranks = np.r_[
+        0.0, 100.0, 50.0, np.linspace(0, 100, 256)[1:-1], np.random.default_rng(3).random(40) * 100
+    ]
+    expected = _weighted_percentile(data, weight, ranks, average=True)
+    got = _binning.averaged_percentiles(data, weight, ranks)
+    np.testing.assert_array_equal(got, expected, strict=True)
+
+
 def test_weighted_trees_are_the_same_with_either_binning(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     n = 6_000

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from detector._tree_batch import BLOCK_ROWS, encode, predict_proba
+from detector._tree_batch import BLOCK_ROWS, encode, encode_column, predict_proba
 
 CATS = ["red", "green", "blue", "grey", "purple"]  # purple is declared, never seen in training
 
@@ -86,3 +86,20 @@ def test_no_rows_give_no_probabilities(
     categories = {"colour": CATS, "size": ["s", "m", "l"]}
     got = predict_proba(fitted[:2], encode(X.iloc[:0], categories), list(X.columns), categories)
     assert [p.shape for p in got] == [(0, 2), (0, 3)]
+
+
+def test_the_matrix_is_written_in_blocks_with_every_value_in_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Several groups of columns and blocks of rows, the last of each partial: the same matrix,
+    row-major, as coding one column at a time."""
+    monkeypatch.setattr("detector._tree_batch._ENCODE_COLUMNS", 3)
+    monkeypatch.setattr("detector._tree_batch._ENCODE_ROWS", 100)
+    frame = pd.concat([hand_made(1050, 11).add_suffix(f"_{k}") for k in range(2)], axis=1)
+    categories = {
+        f"{c}_{k}": v for k in range(2) for c, v in (("colour", CATS), ("size", list("sml")))
+    }
+    Z = encode(frame, categories)
+    by_column = np.column_stack([encode_column(frame[c], categories.get(c)) for c in frame.columns])
+    assert Z.flags.c_contiguous and Z.shape == (1050, 8)
+    assert np.array_equal(Z, by_column, equal_nan=True)
