@@ -175,6 +175,12 @@ def prepare_references(folder: str | Path, under: str | Path) -> Path:
     return where
 
 
+def forget_references() -> None:
+    """Drop this process's reference tables read by :func:`references` and give the memory back."""
+    _references.cache_clear()
+    _release_memory()
+
+
 def _release_memory() -> None:
     """Give freed heap back to the system after reading (glibc keeps it otherwise)."""
     import contextlib

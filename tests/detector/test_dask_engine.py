@@ -104,6 +104,32 @@ def test_a_running_scheduler_is_used(province_dir: Path, model_dir: Path, tmp_pa
         assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.task_prefixes)) > 0
 
 
+def test_training_leaves_no_reference_tables_on_the_workers(
+    province_dir: Path, partial_labels: Path, tmp_path: Path
+) -> None:
+    """The fit runs in the command's process: the workers' copies of the reference tables go
+    before it (on one machine they would sit beside the fit)."""
+    from features import partitioned
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        proc = run_cli("train", province_dir / "data", "--labels", partial_labels, "--out",
+                       tmp_path / "m", "--engine", "dask", "--scheduler", cluster.scheduler_address,
+                       "--sample-rows", "8000")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        held = client.run(lambda: partitioned._references.cache_info().currsize)
+        assert list(held.values()) == [0]
+        # the same probe sees tables a worker still holds
+        client.run(lambda: partitioned.references(province_dir / "data"))
+        assert list(client.run(lambda: partitioned._references.cache_info().currsize).values()) == [
+            1
+        ]
+
+
 def test_evaluate_on_a_cluster_gives_the_same_metrics(province_dir: Path, tmp_path: Path) -> None:
     data, labels = province_dir / "data", province_dir / "labels.csv"
     for engine in ("pandas", "dask"):
