@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -91,43 +93,47 @@ def test_train_on_a_sample_says_so_on_the_card(
     assert 6_000 < training["sampled_dossiers"] < 10_000
 
 
-def test_a_running_scheduler_is_used(province_dir: Path, model_dir: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def running_cluster() -> Iterator[tuple[Any, Any]]:
+    """A one-worker cluster this test started, and a client of it: ``(cluster, client)``."""
     with (
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        proc = run_cli("score", province_dir / "data", "--model", model_dir, "--out",
-                       tmp_path / "s.csv", "--engine", "dask", "--scheduler", cluster.scheduler_address)  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.task_prefixes)) > 0
+        yield cluster, client
+
+
+def test_a_running_scheduler_is_used(
+    province_dir: Path, model_dir: Path, tmp_path: Path, running_cluster: tuple[Any, Any]
+) -> None:
+    cluster, client = running_cluster
+    proc = run_cli("score", province_dir / "data", "--model", model_dir, "--out",
+                   tmp_path / "s.csv", "--engine", "dask", "--scheduler", cluster.scheduler_address)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.task_prefixes)) > 0
 
 
 def test_training_leaves_no_reference_tables_on_the_workers(
-    province_dir: Path, partial_labels: Path, tmp_path: Path
+    province_dir: Path, partial_labels: Path, tmp_path: Path, running_cluster: tuple[Any, Any]
 ) -> None:
     """The fit runs in the command's process: the workers' copies of the reference tables go
     before it (on one machine they would sit beside the fit)."""
     from features import partitioned
 
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        proc = run_cli("train", province_dir / "data", "--labels", partial_labels, "--out",
-                       tmp_path / "m", "--engine", "dask", "--scheduler", cluster.scheduler_address,
-                       "--sample-rows", "8000")  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        held = client.run(lambda: partitioned._references.cache_info().currsize)
-        assert list(held.values()) == [0]
-        # the same probe sees tables a worker still holds
-        client.run(lambda: partitioned.references(province_dir / "data"))
-        assert list(client.run(lambda: partitioned._references.cache_info().currsize).values()) == [
-            1
-        ]
+    cluster, client = running_cluster
+
+    def held() -> list[int]:
+        return list(client.run(lambda: partitioned._references.cache_info().currsize).values())
+
+    proc = run_cli("train", province_dir / "data", "--labels", partial_labels, "--out",
+                   tmp_path / "m", "--engine", "dask", "--scheduler", cluster.scheduler_address,
+                   "--sample-rows", "8000")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert held() == [0]
+    client.run(lambda: partitioned.references(province_dir / "data"))
+    assert held() == [1]  # the same probe sees tables a worker still holds
 
 
 def test_evaluate_on_a_cluster_gives_the_same_metrics(province_dir: Path, tmp_path: Path) -> None:
