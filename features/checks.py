@@ -179,17 +179,9 @@ def _id_checks(tables: Frames) -> list[Callable[[], list[Issue]]]:
 
     def business() -> list[Issue]:
         ids = tables["businesses"]["business_id"].dropna()
-        bad = check_business_id(ids).notna()
+        bad = _rows(check_business_id(ids).notna())
         return _found(
-            [
-                Issue(
-                    "business_id_invalid",
-                    "businesses",
-                    "business_id",
-                    _rows(bad),
-                    {"business_id": ids},
-                )
-            ]
+            [Issue("business_id_invalid", "businesses", "business_id", bad, {"business_id": ids})]
         )
 
     return [
